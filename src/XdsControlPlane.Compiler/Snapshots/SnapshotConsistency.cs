@@ -1,0 +1,89 @@
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Listener.V3;
+using Envoy.Config.Route.V3;
+using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
+using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+
+namespace XdsControlPlane.Compiler.Snapshots;
+
+/// <summary>
+/// A snapshot is served only if everything it refers to is in it: a listener pointing at a missing
+/// cluster or route would leave Envoy warming forever or dropping connections.
+/// </summary>
+public static class SnapshotConsistency
+{
+    /// <summary>Returns the problems found; empty means consistent.</summary>
+    public static IReadOnlyList<string> Check(Snapshot snapshot)
+    {
+        var problems = new List<string>();
+        var clusters = snapshot.Get(TypeUrls.Cluster).Resources;
+        var endpoints = snapshot.Get(TypeUrls.Endpoint).Resources;
+        var routes = snapshot.Get(TypeUrls.Route).Resources;
+        var extensions = snapshot.Get(TypeUrls.ExtensionConfig).Resources;
+
+        foreach (var (name, resource) in clusters)
+        {
+            var cluster = (Cluster)resource.Message;
+            if (cluster.ClusterDiscoveryTypeCase == Cluster.ClusterDiscoveryTypeOneofCase.Type
+                && cluster.Type == Cluster.Types.DiscoveryType.Eds)
+            {
+                var serviceName = string.IsNullOrEmpty(cluster.EdsClusterConfig?.ServiceName) ? name : cluster.EdsClusterConfig.ServiceName;
+                if (!endpoints.ContainsKey(serviceName))
+                {
+                    problems.Add($"cluster '{name}' uses EDS but there is no ClusterLoadAssignment '{serviceName}'");
+                }
+            }
+        }
+
+        foreach (var (name, resource) in routes)
+        {
+            foreach (var vhost in ((RouteConfiguration)resource.Message).VirtualHosts)
+            {
+                foreach (var route in vhost.Routes)
+                {
+                    if (route.Route is { } action && action.ClusterSpecifierCase == RouteAction.ClusterSpecifierOneofCase.Cluster
+                        && !clusters.ContainsKey(action.Cluster))
+                    {
+                        problems.Add($"route configuration '{name}', virtual host '{vhost.Name}' routes to missing cluster '{action.Cluster}'");
+                    }
+                }
+            }
+        }
+
+        foreach (var (name, resource) in snapshot.Get(TypeUrls.Listener).Resources)
+        {
+            var listener = (Listener)resource.Message;
+            foreach (var chain in listener.FilterChains)
+            {
+                foreach (var filter in chain.Filters)
+                {
+                    if (filter.ConfigDiscovery is { } discovery && !extensions.ContainsKey(filter.Name))
+                    {
+                        problems.Add($"listener '{name}' filter '{filter.Name}' is served by ECDS but no such TypedExtensionConfig exists");
+                    }
+                    if (filter.TypedConfig is null)
+                    {
+                        continue;
+                    }
+                    if (filter.TypedConfig.Is(TcpProxy.Descriptor))
+                    {
+                        var proxy = filter.TypedConfig.Unpack<TcpProxy>();
+                        if (proxy.ClusterSpecifierCase == TcpProxy.ClusterSpecifierOneofCase.Cluster && !clusters.ContainsKey(proxy.Cluster))
+                        {
+                            problems.Add($"listener '{name}' proxies to missing cluster '{proxy.Cluster}'");
+                        }
+                    }
+                    else if (filter.TypedConfig.Is(HttpConnectionManager.Descriptor))
+                    {
+                        var hcm = filter.TypedConfig.Unpack<HttpConnectionManager>();
+                        if (hcm.RouteSpecifierCase == HttpConnectionManager.RouteSpecifierOneofCase.Rds && !routes.ContainsKey(hcm.Rds.RouteConfigName))
+                        {
+                            problems.Add($"listener '{name}' uses missing route configuration '{hcm.Rds.RouteConfigName}'");
+                        }
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+}

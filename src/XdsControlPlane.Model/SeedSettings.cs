@@ -1,0 +1,94 @@
+using XdsControlPlane.Cidr;
+
+namespace XdsControlPlane.Model;
+
+/// <summary>The cloud provider whose load balancer fronts the nodeport-proxy.</summary>
+public enum CloudProvider
+{
+    /// <summary>Not stated: the source address cannot be assumed to survive the load balancer.</summary>
+    Unspecified,
+    Aws,
+    Azure,
+    Gcp,
+    OpenStack,
+    Hetzner,
+    DigitalOcean,
+    VSphere,
+    KubeVirt,
+    Nutanix,
+    Vcd,
+    Alibaba,
+    Anexia,
+    EquinixMetal,
+    BringYourOwn,
+    Edge,
+}
+
+/// <summary>What to serve for a tenant whose allowlist cannot be enforced (SNAT, no PROXY protocol).</summary>
+public enum UnenforceablePolicy
+{
+    /// <summary>Serve no filter (the tenant stays reachable, as today) and report it loudly.</summary>
+    ReportOpen,
+
+    /// <summary>Deny every connection to the tenant: fail closed.</summary>
+    DenyAll,
+}
+
+/// <summary>Seed-wide settings: how the shared proxy is reached and what every tenant list gains.</summary>
+/// <summary>How Envoy fetches the endpoints and routes that listeners and clusters refer to.</summary>
+public enum ConfigSourceStyle
+{
+    /// <summary><c>ads: {}</c>: everything on one ADS stream (envoy-config/envoy-ads.yaml).</summary>
+    Ads,
+
+    /// <summary>A gRPC stream per type to the bootstrap's <c>xds_cluster</c> (KKP's stock bootstrap).</summary>
+    Grpc,
+}
+
+public sealed record SeedSettings
+{
+    public string Name { get; init; } = "kubermatic";
+
+    public CloudProvider Provider { get; init; } = CloudProvider.Unspecified;
+
+    /// <summary>Operator override of <see cref="Provider"/>'s default; null means "as the provider does".</summary>
+    public bool? SourceIpPreservedOverride { get; init; }
+
+    /// <summary>Whether connections reach Envoy with the client's own source address.</summary>
+    public bool SourceIpPreserved => SourceIpPreservedOverride ?? ProviderPreservesSourceIp(Provider);
+
+    /// <summary>Recover the client address from a PROXY protocol header sent by the load balancer.</summary>
+    public bool ProxyProtocol { get; init; }
+
+    /// <summary>
+    /// The load balancer's own addresses: the only peers whose PROXY header is believed. Required with
+    /// <see cref="ProxyProtocol"/>, or anyone reaching a node port directly could claim any source.
+    /// </summary>
+    public ValueList<CidrRange> ProxyProtocolTrustedRanges { get; init; } = ValueList<CidrRange>.Empty;
+
+    /// <summary><c>Seed.spec.defaultAPIServerAllowedIPRanges</c>: added to every tenant that has a list.</summary>
+    public ValueList<CidrRange> DefaultAllowedRanges { get; init; } = ValueList<CidrRange>.Empty;
+
+    public UnenforceablePolicy Unenforceable { get; init; } = UnenforceablePolicy.ReportOpen;
+
+    public ConfigSourceStyle ConfigSource { get; init; } = ConfigSourceStyle.Ads;
+
+    /// <summary>The bootstrap's static cluster that reaches this control plane (used with <see cref="ConfigSourceStyle.Grpc"/>).</summary>
+    public string XdsClusterName { get; init; } = "xds_cluster";
+
+    public int SniPort { get; init; } = 6443;
+
+    public int TunnelingPort { get; init; } = 8088;
+
+    public int StatsPort { get; init; } = 8002;
+
+    public int AdminPort { get; init; } = 9001;
+
+    /// <summary>
+    /// AWS NLB, Azure Standard LB and GCP network LB keep the client address when the nodeport-proxy
+    /// Service has <c>externalTrafficPolicy: Local</c>; OpenStack Octavia, Hetzner and the rest SNAT or
+    /// are unknown, and an unknown is treated as "not preserved" so nothing is silently pretended.
+    /// </summary>
+    public static bool ProviderPreservesSourceIp(CloudProvider provider) =>
+        provider is CloudProvider.Aws or CloudProvider.Azure or CloudProvider.Gcp;
+}
