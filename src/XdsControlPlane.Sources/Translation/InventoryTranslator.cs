@@ -1,0 +1,543 @@
+using System.Globalization;
+using System.Text.Json;
+using k8s.Models;
+using XdsControlPlane.Cidr;
+using XdsControlPlane.Model;
+using XdsControlPlane.Sources.Kubernetes;
+
+namespace XdsControlPlane.Sources.Translation;
+
+/// <summary>The outcome of translating one inventory.</summary>
+/// <param name="Seed">The seed settings, or null when the Seed object is invalid (then nothing may be applied).</param>
+/// <param name="Tenants">The tenants whose objects are all valid, sorted by id.</param>
+/// <param name="FailedTenants">Tenants with an invalid object: they keep their last good output.</param>
+public sealed record TranslationResult(
+    SeedSettings? Seed,
+    ValueList<Tenant> Tenants,
+    IReadOnlySet<string> FailedTenants,
+    IReadOnlyList<Diagnostic> Diagnostics);
+
+public sealed record TranslationOptions
+{
+    public string ExposeAnnotationKey { get; init; } = Annotations.DefaultExposeKey;
+
+    /// <summary>Which Seed object to read when several exist; null = the only one.</summary>
+    public string? SeedName { get; init; }
+
+    /// <summary>Limits Services and EndpointSlices to one namespace (envoy-manager's <c>-namespace</c>); null = all.</summary>
+    public string? Namespace { get; init; }
+
+    public int? SniPort { get; init; }
+
+    public int? TunnelingPort { get; init; }
+}
+
+/// <summary>
+/// Kubernetes objects → model. Pure: the same inventory always gives the same result, and the folder
+/// source and the API-server source share it, so they cannot disagree.
+/// </summary>
+public static class InventoryTranslator
+{
+    private const string TenantNamespacePrefix = "cluster-";
+
+    public static TranslationResult Translate(SeedInventory inventory, TranslationOptions? options = null)
+    {
+        options ??= new TranslationOptions();
+        var diagnostics = new List<Diagnostic>();
+        var failed = new SortedSet<string>(StringComparer.Ordinal);
+        var seed = TranslateSeed(inventory.Seeds, options, diagnostics);
+
+        var clustersById = new SortedDictionary<string, KkpCluster>(StringComparer.Ordinal);
+        foreach (var cluster in inventory.Clusters)
+        {
+            clustersById[cluster.Metadata.Name] = cluster;
+        }
+
+        var slicesByService = inventory.EndpointSlices
+            .Where(s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true)
+            .GroupBy(s => $"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}")
+            .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Metadata.Name, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+
+        var servicesByTenant = new SortedDictionary<string, List<ExposedService>>(StringComparer.Ordinal);
+        foreach (var service in inventory.Services.OrderBy(s => s.Metadata.NamespaceProperty, StringComparer.Ordinal).ThenBy(s => s.Metadata.Name, StringComparer.Ordinal))
+        {
+            var ns = service.Metadata.NamespaceProperty ?? "default";
+            if (options.Namespace is not null && ns != options.Namespace)
+            {
+                continue;
+            }
+            var tenantId = TenantIdOf(ns);
+            var exposed = TranslateService(service, slicesByService, options, diagnostics, tenantId);
+            if (exposed is null)
+            {
+                continue;
+            }
+            if (exposed.Value.Failed)
+            {
+                failed.Add(tenantId);
+                continue;
+            }
+            if (!servicesByTenant.TryGetValue(tenantId, out var list))
+            {
+                servicesByTenant[tenantId] = list = [];
+            }
+            list.Add(exposed.Value.Service!);
+        }
+
+        var tenants = new List<Tenant>();
+        foreach (var id in clustersById.Keys.Union(servicesByTenant.Keys).Order(StringComparer.Ordinal))
+        {
+            servicesByTenant.TryGetValue(id, out var services);
+            clustersById.TryGetValue(id, out var cluster);
+            if (failed.Contains(id))
+            {
+                continue;
+            }
+            var tenant = TranslateTenant(id, cluster, services ?? [], diagnostics);
+            if (tenant is null)
+            {
+                failed.Add(id);
+            }
+            else if (tenant.Services.Count > 0 || tenant.AllowedRanges.Count > 0)
+            {
+                tenants.Add(tenant);
+            }
+        }
+        return new TranslationResult(seed, tenants.ToValueList(), failed, diagnostics);
+    }
+
+    public static string TenantIdOf(string ns) =>
+        ns.StartsWith(TenantNamespacePrefix, StringComparison.Ordinal) ? ns[TenantNamespacePrefix.Length..] : ns;
+
+    private static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, TranslationOptions options, List<Diagnostic> diagnostics)
+    {
+        var defaults = new SeedSettings
+        {
+            SniPort = options.SniPort ?? 6443,
+            TunnelingPort = options.TunnelingPort ?? 8088,
+        };
+        KkpSeed? seed;
+        if (options.SeedName is not null)
+        {
+            seed = seeds.FirstOrDefault(s => s.Metadata.Name == options.SeedName);
+            if (seed is null)
+            {
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedNotFound", $"Seed/{options.SeedName}", "",
+                    $"no Seed named '{options.SeedName}' was found; create it or change the configured seed name"));
+                return null;
+            }
+        }
+        else if (seeds.Count > 1)
+        {
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedAmbiguous", "Seed", "",
+                $"{seeds.Count} Seed objects found ({string.Join(", ", seeds.Select(s => s.Metadata.Name))}); configure which one this proxy serves"));
+            return null;
+        }
+        else if (seeds.Count == 0)
+        {
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "SeedMissing", "Seed", "",
+                "no Seed object: no default ranges, provider unspecified (source IP treated as not preserved)"));
+            return defaults;
+        }
+        else
+        {
+            seed = seeds[0];
+        }
+
+        var obj = $"Seed/{seed.Metadata.Name}";
+        var ok = true;
+        var annotations = seed.Metadata.Annotations ?? new Dictionary<string, string>();
+        var settings = defaults with { Name = seed.Metadata.Name };
+
+        if (annotations.TryGetValue(Annotations.CloudProvider, out var providerText))
+        {
+            if (TryParseProvider(providerText, out var provider))
+            {
+                settings = settings with { Provider = provider };
+            }
+            else
+            {
+                ok = false;
+                diagnostics.Add(Error("UnknownProvider", obj, $"metadata.annotations[{Annotations.CloudProvider}]",
+                    $"unknown cloud provider '{providerText}'; use one of {string.Join(", ", KnownProviders.Keys)}"));
+            }
+        }
+        ok &= ReadBool(annotations, Annotations.SourceIpPreserved, obj, diagnostics, v => settings = settings with { SourceIpPreservedOverride = v });
+        ok &= ReadBool(annotations, Annotations.ProxyProtocol, obj, diagnostics, v => settings = settings with { ProxyProtocol = v ?? false });
+        if (annotations.TryGetValue(Annotations.ProxyProtocolTrustedRanges, out var trusted))
+        {
+            var ranges = ParseRanges(trusted.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries), obj,
+                $"metadata.annotations[{Annotations.ProxyProtocolTrustedRanges}]", diagnostics, null);
+            ok &= ranges is not null;
+            settings = settings with { ProxyProtocolTrustedRanges = ranges ?? ValueList<CidrRange>.Empty };
+        }
+        if (annotations.TryGetValue(Annotations.UnenforceableAllowlist, out var unenforceable))
+        {
+            switch (unenforceable.Trim())
+            {
+                case "report-open":
+                    settings = settings with { Unenforceable = UnenforceablePolicy.ReportOpen };
+                    break;
+                case "deny-all":
+                    settings = settings with { Unenforceable = UnenforceablePolicy.DenyAll };
+                    break;
+                default:
+                    ok = false;
+                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.UnenforceableAllowlist}]",
+                        $"'{unenforceable}' is not 'report-open' or 'deny-all'"));
+                    break;
+            }
+        }
+        if (annotations.TryGetValue(Annotations.ConfigSource, out var configSource))
+        {
+            switch (configSource.Trim())
+            {
+                case "ads":
+                    settings = settings with { ConfigSource = ConfigSourceStyle.Ads };
+                    break;
+                case "grpc":
+                    settings = settings with { ConfigSource = ConfigSourceStyle.Grpc };
+                    break;
+                default:
+                    ok = false;
+                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.ConfigSource}]",
+                        $"'{configSource}' is not 'ads' or 'grpc'"));
+                    break;
+            }
+        }
+        if (settings.ProxyProtocol && settings.ProxyProtocolTrustedRanges.Count == 0)
+        {
+            ok = false;
+            diagnostics.Add(Error("ProxyProtocolUntrusted", obj, $"metadata.annotations[{Annotations.ProxyProtocolTrustedRanges}]",
+                "PROXY protocol is on but no load balancer ranges are trusted: anyone reaching a node port directly could forge " +
+                "an allowed source address. List the load balancer's addresses in this annotation"));
+        }
+        var defaultRanges = ParseRanges(seed.Spec?.DefaultAPIServerAllowedIPRanges ?? [], obj, "spec.defaultAPIServerAllowedIPRanges", diagnostics, null);
+        ok &= defaultRanges is not null;
+        settings = settings with { DefaultAllowedRanges = defaultRanges ?? ValueList<CidrRange>.Empty };
+        return ok ? settings : null;
+    }
+
+    private static Tenant? TranslateTenant(string id, KkpCluster? cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
+    {
+        if (cluster is null)
+        {
+            return new Tenant { Id = id, HasClusterObject = false, Strategy = InferStrategy(services), Services = services.ToValueList() };
+        }
+        var obj = $"Cluster/{id}";
+        var ok = true;
+        var strategy = ExposeStrategy.NodePort; // KKP's default
+        var strategyText = cluster.Spec?.ExposeStrategy;
+        if (!string.IsNullOrEmpty(strategyText))
+        {
+            if (!Enum.TryParse(strategyText, ignoreCase: false, out strategy) || !Enum.IsDefined(strategy))
+            {
+                ok = false;
+                diagnostics.Add(Error("InvalidExposeStrategy", obj, "spec.exposeStrategy",
+                    $"'{strategyText}' is not one of NodePort, LoadBalancer, Tunneling", id));
+            }
+        }
+
+        var providerName = cluster.Spec?.Cloud?.ProviderName;
+        if (string.IsNullOrEmpty(providerName))
+        {
+            providerName = cluster.Spec?.Cloud?.ProviderBlocks?.Keys.FirstOrDefault(k => KnownProviders.ContainsKey(k));
+        }
+        else if (!KnownProviders.ContainsKey(providerName))
+        {
+            ok = false;
+            diagnostics.Add(Error("UnknownProvider", obj, "spec.cloud.providerName",
+                $"unknown cloud provider '{providerName}'; use one of {string.Join(", ", KnownProviders.Keys)}", id));
+        }
+
+        var mode = AllowlistMode.Enforce;
+        if (cluster.Metadata.Annotations?.TryGetValue(Annotations.AllowlistMode, out var modeText) == true)
+        {
+            switch (modeText.Trim())
+            {
+                case "enforce":
+                    break;
+                case "dry-run":
+                    mode = AllowlistMode.DryRun;
+                    break;
+                default:
+                    ok = false;
+                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.AllowlistMode}]",
+                        $"'{modeText}' is not 'enforce' or 'dry-run'", id));
+                    break;
+            }
+        }
+
+        var blocks = cluster.Spec?.ApiServerAllowedIPRanges?.CidrBlocks ?? [];
+        var ranges = ParseRanges(blocks, obj, "spec.apiServerAllowedIPRanges.cidrBlocks", diagnostics, id);
+        ok &= ranges is not null;
+        if (!ok)
+        {
+            return null;
+        }
+        if (strategy == ExposeStrategy.LoadBalancer && ranges!.Count > 0)
+        {
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistNotOurs", obj, "spec.apiServerAllowedIPRanges",
+                "the cluster uses the LoadBalancer expose strategy: its own load balancer's loadBalancerSourceRanges enforce this list; " +
+                "the shared nodeport-proxy ignores it", id));
+        }
+        return new Tenant
+        {
+            Id = id,
+            Strategy = strategy,
+            CloudProviderName = providerName,
+            AllowedRanges = ranges!,
+            AllowlistMode = mode,
+            Services = services.ToValueList(),
+        };
+    }
+
+    private static ExposeStrategy InferStrategy(List<ExposedService> services) =>
+        services.Any(s => s.Ports.Any(p => p.SniHostname is not null || p.ViaTunneling)) ? ExposeStrategy.Tunneling : ExposeStrategy.NodePort;
+
+    private readonly record struct ServiceOutcome(ExposedService? Service, bool Failed);
+
+    private static ServiceOutcome? TranslateService(
+        V1Service service,
+        Dictionary<string, List<V1EndpointSlice>> slicesByService,
+        TranslationOptions options,
+        List<Diagnostic> diagnostics,
+        string tenantId)
+    {
+        var annotations = service.Metadata.Annotations;
+        if (annotations is null || !annotations.TryGetValue(options.ExposeAnnotationKey, out var exposeText))
+        {
+            return null;
+        }
+        var obj = $"Service/{service.Metadata.NamespaceProperty}/{service.Metadata.Name}";
+        var exposeField = $"metadata.annotations[{options.ExposeAnnotationKey}]";
+        bool nodePort = false, sni = false, tunneling = false;
+        if (exposeText.Trim() == "true")
+        {
+            nodePort = true;
+        }
+        else
+        {
+            foreach (var token in exposeText.Split(',', StringSplitOptions.TrimEntries))
+            {
+                switch (token)
+                {
+                    case "NodePort":
+                        nodePort = true;
+                        break;
+                    case "SNI":
+                        sni = true;
+                        break;
+                    case "Tunneling":
+                        tunneling = true;
+                        break;
+                    default:
+                        // envoy-manager: any invalid token means "not exposed". We say so.
+                        diagnostics.Add(Error("InvalidExposeAnnotation", obj, exposeField,
+                            $"'{token}' in '{exposeText}' is not NodePort, SNI or Tunneling (legacy 'true' = NodePort); the Service is not exposed", tenantId));
+                        return new ServiceOutcome(null, true);
+                }
+            }
+        }
+
+        Dictionary<string, string>? portMapping = null;
+        if (sni)
+        {
+            if (!annotations.TryGetValue(Annotations.PortMapping, out var mappingText))
+            {
+                diagnostics.Add(Error("MissingPortMapping", obj, $"metadata.annotations[{Annotations.PortMapping}]",
+                    "SNI exposure needs a port mapping (JSON object: port name → SNI hostname)", tenantId));
+                return new ServiceOutcome(null, true);
+            }
+            try
+            {
+                portMapping = JsonSerializer.Deserialize<Dictionary<string, string>>(mappingText);
+            }
+            catch (JsonException e)
+            {
+                diagnostics.Add(Error("InvalidPortMapping", obj, $"metadata.annotations[{Annotations.PortMapping}]",
+                    $"not a JSON object of port name → hostname: {e.Message}", tenantId));
+                return new ServiceOutcome(null, true);
+            }
+            portMapping ??= [];
+            foreach (var (portName, host) in portMapping)
+            {
+                if (service.Spec?.Ports?.Any(p => p.Name == portName) != true)
+                {
+                    diagnostics.Add(Error("InvalidPortMapping", obj, $"metadata.annotations[{Annotations.PortMapping}]",
+                        $"port '{portName}' is not a port of the Service", tenantId));
+                    return new ServiceOutcome(null, true);
+                }
+                if (!IsValidSniHostname(host))
+                {
+                    diagnostics.Add(Error("InvalidPortMapping", obj, $"metadata.annotations[{Annotations.PortMapping}]",
+                        $"'{host}' (port '{portName}') is not a DNS hostname usable as TLS SNI", tenantId));
+                    return new ServiceOutcome(null, true);
+                }
+            }
+        }
+
+        if (nodePort && service.Spec?.Type != "NodePort")
+        {
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "NotNodePortService", obj, "spec.type",
+                $"exposed as NodePort but the Service is of type '{service.Spec?.Type}'; NodePort exposure skipped", tenantId));
+            nodePort = false;
+        }
+
+        var key = $"{service.Metadata.NamespaceProperty}/{service.Metadata.Name}";
+        slicesByService.TryGetValue(key, out var slices);
+        var ports = new List<ExposedPort>();
+        foreach (var port in service.Spec?.Ports ?? [])
+        {
+            if ((port.Protocol ?? "TCP") != "TCP")
+            {
+                continue;
+            }
+            var name = port.Name ?? "";
+            string? host = null;
+            portMapping?.TryGetValue(name, out host);
+            var viaNodePort = nodePort && port.NodePort is > 0;
+            if (!viaNodePort && host is null && !tunneling)
+            {
+                continue;
+            }
+            ports.Add(new ExposedPort
+            {
+                Name = name,
+                Port = port.Port,
+                NodePort = port.NodePort ?? 0,
+                ViaNodePort = viaNodePort,
+                SniHostname = host?.ToLowerInvariant(),
+                ViaTunneling = tunneling,
+                Endpoints = ReadyEndpoints(slices, port),
+            });
+        }
+        return new ServiceOutcome(new ExposedService
+        {
+            Namespace = service.Metadata.NamespaceProperty ?? "default",
+            Name = service.Metadata.Name,
+            CreatedAt = service.Metadata.CreationTimestamp is { } created ? new DateTimeOffset(DateTime.SpecifyKind(created, DateTimeKind.Utc)) : DateTimeOffset.MinValue,
+            Ports = ports.ToValueList(),
+        }, false);
+    }
+
+    /// <summary>Ready addresses only (as envoy-manager), for the slice port with the Service port's name, sorted and unique.</summary>
+    private static ValueList<UpstreamEndpoint> ReadyEndpoints(List<V1EndpointSlice>? slices, V1ServicePort port)
+    {
+        if (slices is null)
+        {
+            return ValueList<UpstreamEndpoint>.Empty;
+        }
+        var result = new SortedSet<(string Address, int Port)>();
+        foreach (var slice in slices)
+        {
+            var slicePort = slice.Ports?.FirstOrDefault(p => (p.Name ?? "") == (port.Name ?? "") && (p.Protocol ?? "TCP") == "TCP");
+            if (slicePort?.Port is not { } targetPort)
+            {
+                continue;
+            }
+            foreach (var endpoint in slice.Endpoints ?? [])
+            {
+                if (endpoint.Conditions?.Ready == false)
+                {
+                    continue;
+                }
+                foreach (var address in endpoint.Addresses ?? [])
+                {
+                    result.Add((address, targetPort));
+                }
+            }
+        }
+        return result.Select(e => new UpstreamEndpoint(e.Address, e.Port)).ToValueList();
+    }
+
+    private static ValueList<CidrRange>? ParseRanges(IReadOnlyList<string> entries, string obj, string field, List<Diagnostic> diagnostics, string? tenantId)
+    {
+        var ranges = new List<CidrRange>(entries.Count);
+        var ok = true;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (CidrRange.TryParse(entries[i] ?? "", out var range, out var error))
+            {
+                ranges.Add(range);
+            }
+            else
+            {
+                ok = false;
+                diagnostics.Add(Error("InvalidCidr", obj, $"{field}[{i}]", $"'{entries[i]}': {error}", tenantId));
+            }
+        }
+        return ok ? ranges.ToValueList() : null;
+    }
+
+    private static bool ReadBool(IDictionary<string, string> annotations, string key, string obj, List<Diagnostic> diagnostics, Action<bool?> set)
+    {
+        if (!annotations.TryGetValue(key, out var text))
+        {
+            return true;
+        }
+        switch (text.Trim())
+        {
+            case "true":
+                set(true);
+                return true;
+            case "false":
+                set(false);
+                return true;
+            default:
+                diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{key}]", $"'{text}' is not 'true' or 'false'"));
+                return false;
+        }
+    }
+
+    /// <summary>Envoy's server_names match exact names or "*.suffix"; anything else would never match or match too much.</summary>
+    private static bool IsValidSniHostname(string host)
+    {
+        if (string.IsNullOrEmpty(host) || host.Length > 253)
+        {
+            return false;
+        }
+        var labels = host.Split('.');
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var label = labels[i];
+            if (i == 0 && label == "*" && labels.Length > 1)
+            {
+                continue;
+            }
+            if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-'
+                || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Diagnostic Error(string code, string obj, string field, string message, string? tenantId = null) =>
+        new(DiagnosticSeverity.Error, code, obj, field, message, tenantId);
+
+    /// <summary>KKP's provider names (<c>spec.cloud.providerName</c>) and our model's provider.</summary>
+    public static IReadOnlyDictionary<string, CloudProvider> KnownProviders { get; } = new SortedDictionary<string, CloudProvider>(StringComparer.Ordinal)
+    {
+        ["alibaba"] = CloudProvider.Alibaba,
+        ["anexia"] = CloudProvider.Anexia,
+        ["aws"] = CloudProvider.Aws,
+        ["azure"] = CloudProvider.Azure,
+        ["baremetal"] = CloudProvider.BringYourOwn,
+        ["bringyourown"] = CloudProvider.BringYourOwn,
+        ["digitalocean"] = CloudProvider.DigitalOcean,
+        ["edge"] = CloudProvider.Edge,
+        ["equinixmetal"] = CloudProvider.EquinixMetal,
+        ["gcp"] = CloudProvider.Gcp,
+        ["hetzner"] = CloudProvider.Hetzner,
+        ["kubevirt"] = CloudProvider.KubeVirt,
+        ["nutanix"] = CloudProvider.Nutanix,
+        ["openstack"] = CloudProvider.OpenStack,
+        ["vmwareclouddirector"] = CloudProvider.Vcd,
+        ["vsphere"] = CloudProvider.VSphere,
+    };
+
+    private static bool TryParseProvider(string text, out CloudProvider provider) =>
+        KnownProviders.TryGetValue(text.Trim().ToLower(CultureInfo.InvariantCulture), out provider);
+}
