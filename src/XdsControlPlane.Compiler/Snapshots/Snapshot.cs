@@ -20,7 +20,7 @@ public sealed class Snapshot
             builder[set.TypeUrl] = set;
         }
         ByType = builder.ToImmutable();
-        Version = ContentHash.OfVersions(TypeUrls.PushOrder.Select(t => KeyValuePair.Create(t, ByType[t].Version)));
+        Version = ContentHash.OfParts(TypeUrls.PushOrder.Select(t => ByType[t].Version));
     }
 
     /// <summary>A hash of every type's version.</summary>

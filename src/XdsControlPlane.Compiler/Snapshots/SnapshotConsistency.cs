@@ -41,7 +41,7 @@ public static class SnapshotConsistency
             {
                 foreach (var route in vhost.Routes)
                 {
-                    if (route.Route is { } action && action.ClusterSpecifierCase == RouteAction.ClusterSpecifierOneofCase.Cluster
+                    if (route.Route_ is { } action && action.ClusterSpecifierCase == RouteAction.ClusterSpecifierOneofCase.Cluster
                         && !clusters.ContainsKey(action.Cluster))
                     {
                         problems.Add($"route configuration '{name}', virtual host '{vhost.Name}' routes to missing cluster '{action.Cluster}'");
