@@ -1,0 +1,24 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Running;
+
+namespace XdsControlPlane.Benchmarks;
+
+public static class Program
+{
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new DefaultCoreConfig());
+}
+
+/// <summary>
+/// The one config every benchmark here runs with. No job is fixed, so `--job short` (as `make bench`
+/// passes) or any other command-line job applies unchanged.
+/// </summary>
+public sealed class DefaultCoreConfig : ManualConfig
+{
+    public DefaultCoreConfig()
+    {
+        Add(DefaultConfig.Instance);
+        AddDiagnoser(MemoryDiagnoser.Default);
+    }
+}
