@@ -1,0 +1,207 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace XdsControlPlane.Sources.Kubernetes.Watch;
+
+/// <summary>What the Kubernetes source has done, for a debug view and metrics.</summary>
+/// <param name="Synced">Every informer has completed its first list: inventories are being published.</param>
+/// <param name="InventoriesPublished">Inventories handed to the consumer.</param>
+/// <param name="Changes">Store changes seen (each event or re-list that changed something); many become one inventory.</param>
+public sealed record KubernetesSourceStatus(
+    bool Synced,
+    long InventoriesPublished,
+    long Changes,
+    DateTimeOffset? LastPublishTime,
+    IReadOnlyList<InformerStatus> Informers);
+
+/// <summary>
+/// The API-server source: informers for KKP Seeds and Clusters, exposed Services and their EndpointSlices, and a
+/// publisher that turns their stores into <see cref="SeedInventory"/> values.
+/// <list type="bullet">
+/// <item>Nothing is published until every informer has listed once: a restart never serves a partial seed.</item>
+/// <item>Changes are coalesced: an inventory follows <see cref="KubernetesSourceOptions.Debounce"/> after the last
+/// change, and at most <see cref="KubernetesSourceOptions.MaxDelay"/> after the first unpublished one.</item>
+/// <item>Inventories are complete snapshots; the consumer is awaited before the next one is built, so a slow
+/// consumer sees fewer, newer inventories rather than a queue of old ones.</item>
+/// </list>
+/// </summary>
+public sealed class KubernetesSource
+{
+    private readonly KubernetesSourceOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly ResourceInformer<KkpSeed> _seeds;
+    private readonly ResourceInformer<KkpCluster> _clusters;
+    private readonly ResourceInformer<V1Service> _services;
+    private readonly ResourceInformer<V1EndpointSlice> _slices;
+    private readonly IInformer[] _informers;
+    private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _lastChange;
+    private long _changes;
+    private long _published;
+    private long _publishTicks = -1;
+    private volatile SeedInventory? _current;
+    private int _running;
+
+    public KubernetesSource(IKubernetes client, KubernetesSourceOptions options, ILogger logger, TimeProvider? timeProvider = null)
+    {
+        options.Validate();
+        _options = options;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = logger;
+        var informerOptions = new InformerOptions
+        {
+            WatchTimeout = options.WatchTimeout,
+            WatchdogTimeout = options.WatchdogTimeout,
+            BackoffInitial = options.BackoffInitial,
+            BackoffMax = options.BackoffMax,
+            ListPageSize = options.ListPageSize,
+        };
+        _seeds = new(ResourceApis.Seeds(client, options.SeedNamespace), informerOptions, _time, logger, OnChanged);
+        _clusters = new(ResourceApis.Clusters(client), informerOptions, _time, logger, OnChanged);
+        _services = new(ResourceApis.Services(client, options.Namespace), informerOptions, _time, logger, OnChanged,
+            s => s.Metadata.Annotations?.ContainsKey(options.ExposeAnnotationKey) == true);
+        _slices = new(ResourceApis.EndpointSlices(client, options.Namespace), informerOptions, _time, logger, OnChanged,
+            s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true);
+        _informers = [_seeds, _clusters, _services, _slices];
+    }
+
+    public KubernetesSourceOptions Options => _options;
+
+    /// <summary>True once every informer has listed once.</summary>
+    public bool HasSynced => _informers.All(i => i.HasSynced);
+
+    /// <summary>The last inventory published, or null before the first.</summary>
+    public SeedInventory? Current => _current;
+
+    public KubernetesSourceStatus GetStatus()
+    {
+        var ticks = Interlocked.Read(ref _publishTicks);
+        return new KubernetesSourceStatus(HasSynced, Interlocked.Read(ref _published), Interlocked.Read(ref _changes),
+            ticks < 0 ? null : new DateTimeOffset(ticks, TimeSpan.Zero), _informers.Select(i => i.Status).ToList());
+    }
+
+    /// <summary>
+    /// Runs the informers and calls <paramref name="onInventory"/> with each new inventory until
+    /// <paramref name="cancellationToken"/> is cancelled. Calls never overlap. An exception from the consumer is
+    /// logged and the source goes on (the next change publishes again). Runs once per instance.
+    /// </summary>
+    public async Task RunAsync(Func<SeedInventory, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0)
+        {
+            throw new InvalidOperationException("the source is already running");
+        }
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var informers = _informers.Select(i => Task.Run(() => i.RunAsync(stop.Token), CancellationToken.None)).ToArray();
+        try
+        {
+            await PublishLoopAsync(onInventory, stop.Token);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(informers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>The same as <see cref="RunAsync"/>, as a stream. A consumer that falls behind gets the newest inventory, never a backlog.</summary>
+    public async IAsyncEnumerable<SeedInventory> WatchAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateBounded<SeedInventory>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = RunAsync((inventory, _) => channel.Writer.WriteAsync(inventory, stop.Token).AsTask(), stop.Token)
+            .ContinueWith(t => channel.Writer.TryComplete(t.Exception), TaskScheduler.Default);
+        try
+        {
+            await foreach (var inventory in channel.Reader.ReadAllAsync(cancellationToken))
+            {
+                yield return inventory;
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await run;
+        }
+    }
+
+    private void OnChanged()
+    {
+        Interlocked.Exchange(ref _lastChange, _time.GetTimestamp());
+        Interlocked.Increment(ref _changes);
+        _signal.Writer.TryWrite(true);
+    }
+
+    private async Task PublishLoopAsync(Func<SeedInventory, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
+    {
+        var publishedChanges = -1L;
+        var announcedSync = false;
+        while (true)
+        {
+            await _signal.Reader.ReadAsync(cancellationToken);
+            var first = _time.GetTimestamp();
+            while (true)
+            {
+                var now = _time.GetTimestamp();
+                var quietFor = _time.GetElapsedTime(Interlocked.Read(ref _lastChange), now);
+                var pendingFor = _time.GetElapsedTime(first, now);
+                var wait = Min(_options.Debounce - quietFor, _options.MaxDelay - pendingFor);
+                if (wait <= TimeSpan.Zero)
+                {
+                    break;
+                }
+                await Task.Delay(wait, _time, cancellationToken);
+            }
+            // Changes signalled up to here are in the snapshot below; later ones signal again.
+            _signal.Reader.TryRead(out _);
+            if (!HasSynced)
+            {
+                continue; // each informer signals when it first syncs
+            }
+            if (!announcedSync)
+            {
+                announcedSync = true;
+                KubernetesSourceLog.InformersSynced(_logger);
+            }
+            var changes = Interlocked.Read(ref _changes);
+            if (changes == publishedChanges)
+            {
+                continue;
+            }
+            var inventory = Snapshot();
+            publishedChanges = changes;
+            _current = inventory;
+            var sequence = Interlocked.Increment(ref _published);
+            Interlocked.Exchange(ref _publishTicks, _time.GetUtcNow().UtcTicks);
+            KubernetesSourceLog.InventoryPublished(_logger, sequence, inventory.Seeds.Count, inventory.Clusters.Count, inventory.Services.Count, inventory.EndpointSlices.Count);
+            try
+            {
+                await onInventory(inventory, cancellationToken);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                KubernetesSourceLog.ConsumerFailed(_logger, e);
+            }
+        }
+    }
+
+    /// <summary>The stores as one inventory; EndpointSlices only for the Services that are exposed.</summary>
+    private SeedInventory Snapshot()
+    {
+        var services = _services.Snapshot();
+        var exposed = new HashSet<string>(services.Select(s => $"{s.Metadata.NamespaceProperty}/{s.Metadata.Name}"), StringComparer.Ordinal);
+        var slices = _slices.Snapshot()
+            .Where(s => exposed.Contains($"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}"))
+            .ToList();
+        return new SeedInventory(_seeds.Snapshot(), _clusters.Snapshot(), services, slices);
+    }
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+}
