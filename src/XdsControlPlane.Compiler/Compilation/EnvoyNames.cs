@@ -1,0 +1,39 @@
+namespace XdsControlPlane.Compiler.Compilation;
+
+/// <summary>Envoy's well-known extension names and the resource names KKP's envoy-manager uses.</summary>
+public static class EnvoyNames
+{
+    public const string TcpProxy = "envoy.filters.network.tcp_proxy";
+    public const string NetworkRbac = "envoy.filters.network.rbac";
+    public const string HttpConnectionManager = "envoy.filters.network.http_connection_manager";
+    public const string TlsInspector = "envoy.filters.listener.tls_inspector";
+    public const string ProxyProtocol = "envoy.filters.listener.proxy_protocol";
+    public const string HttpRbac = "envoy.filters.http.rbac";
+    public const string Router = "envoy.filters.http.router";
+    public const string HealthCheck = "envoy.filters.http.health_check";
+    public const string SourceIpInput = "envoy.matching.inputs.source_ip";
+    public const string DirectSourceIpInput = "envoy.matching.inputs.direct_source_ip";
+    public const string IpMatcher = "envoy.matching.matchers.ip";
+    public const string RbacAction = "envoy.filters.rbac.action";
+
+    public const string SniListener = "sni_listener";
+    public const string TunnelingListener = "tunneling_listener";
+    public const string TunnelingRoute = "http2_connect";
+    public const string StatsListener = "service_stats";
+    public const string StatsCluster = "service_stats";
+    public const string TcpStatPrefix = "ingress_tcp";
+    public const string HttpStatPrefix = "ingress_http";
+    public const string ConnectUpgrade = "CONNECT";
+
+    /// <summary>envoy-manager's name for a listener, cluster, chain or virtual host of one Service port.</summary>
+    public static string ServicePortKey(string ns, string service, string port) => $"{ns}/{service}-{port}";
+
+    /// <summary>The tunneling authority an agent sends for a Service port.</summary>
+    public static string TunnelingAuthority(string ns, string service, int port) => $"{service}.{ns}.svc.cluster.local:{port}";
+
+    /// <summary>A stat prefix per tenant so that allowed/denied connections are countable per tenant.</summary>
+    public static string TenantStatPrefix(string tenantId, string path) => $"tenant.{Sanitize(tenantId)}.{path}.";
+
+    // Envoy stat names use '.' as a separator; keep tenant ids from adding levels.
+    private static string Sanitize(string id) => id.Replace('.', '_');
+}

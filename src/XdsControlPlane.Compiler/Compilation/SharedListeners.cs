@@ -1,0 +1,164 @@
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Config.Endpoint.V3;
+using Envoy.Config.Listener.V3;
+using Filter = Envoy.Config.Listener.V3.Filter;
+using Envoy.Config.Route.V3;
+using HealthCheck = Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheck;
+using Envoy.Extensions.Filters.Http.Router.V3;
+using Envoy.Extensions.Filters.Listener.ProxyProtocol.V3;
+using Envoy.Extensions.Filters.Listener.TlsInspector.V3;
+using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
+using Envoy.Type.Matcher.V3;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Compilation;
+
+/// <summary>The resources all tenants share: the stats listener, and the SNI and tunneling listeners that hold their parts.</summary>
+public static class SharedListeners
+{
+    public static ListenerFilter ProxyProtocolFilter() => new()
+    {
+        Name = EnvoyNames.ProxyProtocol,
+        // In-seed clients (and health checks) connect without a header; they stay working, and RBAC
+        // trusts a header's address only when the peer is the load balancer.
+        TypedConfig = Any.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
+    };
+
+    /// <summary>envoy-manager's <c>service_stats</c>: <c>/healthz</c> answered by Envoy, <c>/stats</c> proxied to the admin port.</summary>
+    public static Listener StatsListener(SeedSettings seed)
+    {
+        var healthCheck = new HealthCheck { PassThroughMode = false };
+        healthCheck.Headers.Add(new HeaderMatcher { Name = ":path", StringMatch = new StringMatcher { Exact = "/healthz" } });
+        var hcm = new HttpConnectionManager
+        {
+            CodecType = HttpConnectionManager.Types.CodecType.Auto,
+            StatPrefix = EnvoyNames.StatsListener,
+            RouteConfig = new RouteConfiguration
+            {
+                Name = EnvoyNames.StatsListener,
+                VirtualHosts =
+                {
+                    new VirtualHost
+                    {
+                        Name = EnvoyNames.StatsListener,
+                        Domains = { "*" },
+                        Routes =
+                        {
+                            new Route
+                            {
+                                Match = new RouteMatch { Prefix = "/stats" },
+                                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
+                            },
+                        },
+                    },
+                },
+            },
+            HttpFilters =
+            {
+                new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = Any.Pack(healthCheck) },
+                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = Any.Pack(new Router()) },
+            },
+        };
+        var listener = new Listener { Name = EnvoyNames.StatsListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.StatsPort) };
+        listener.FilterChains.Add(new FilterChain
+        {
+            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = Any.Pack(hcm) } },
+        });
+        return listener;
+    }
+
+    public static Cluster StatsCluster(SeedSettings seed) => new()
+    {
+        Name = EnvoyNames.StatsCluster,
+        ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)),
+        Type = Cluster.Types.DiscoveryType.Static,
+        LbPolicy = Cluster.Types.LbPolicy.RoundRobin,
+        LoadAssignment = new ClusterLoadAssignment
+        {
+            ClusterName = EnvoyNames.StatsCluster,
+            Endpoints =
+            {
+                new LocalityLbEndpoints
+                {
+                    LbEndpoints = { new LbEndpoint { Endpoint = new Endpoint { Address = TenantCompiler.SocketAddress("127.0.0.1", seed.AdminPort) } } },
+                },
+            },
+        },
+    };
+
+    /// <summary>
+    /// The SNI listener with every tenant's chain. Its version is a hash of the shell and the chains' hashes,
+    /// so one tenant's change costs a pass over references, not a re-serialisation of every chain.
+    /// </summary>
+    public static EnvoyResource SniListener(SeedSettings seed, IEnumerable<HashedPart<FilterChain>> chains)
+    {
+        var listener = new Listener { Name = EnvoyNames.SniListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.SniPort) };
+        if (seed.ProxyProtocol)
+        {
+            listener.ListenerFilters.Add(ProxyProtocolFilter());
+        }
+        // TLS inspector must be enabled explicitly (Envoy ≥ 1.17) for server_names to match.
+        listener.ListenerFilters.Add(new ListenerFilter { Name = EnvoyNames.TlsInspector, TypedConfig = Any.Pack(new TlsInspector()) });
+        return Composite(listener, chains, listener.FilterChains);
+    }
+
+    public static EnvoyResource TunnelingListener(SeedSettings seed)
+    {
+        var hcm = new HttpConnectionManager
+        {
+            CodecType = HttpConnectionManager.Types.CodecType.Auto,
+            StatPrefix = EnvoyNames.HttpStatPrefix,
+            Rds = new Rds { ConfigSource = TenantCompiler.ConfigSourceFor(seed), RouteConfigName = EnvoyNames.TunnelingRoute },
+            Http2ProtocolOptions = new Http2ProtocolOptions { AllowConnect = true },
+            UpgradeConfigs = { new HttpConnectionManager.Types.UpgradeConfig { UpgradeType = EnvoyNames.ConnectUpgrade } },
+            // The client address for RBAC is the connection's (after PROXY protocol), never a header a
+            // client can write: X-Forwarded-For is not trusted.
+            UseRemoteAddress = true,
+            XffNumTrustedHops = 0,
+            HttpFilters =
+            {
+                new HttpFilter { Name = EnvoyNames.HttpRbac, TypedConfig = Any.Pack(RbacConfigs.HttpBase()) },
+                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = Any.Pack(new Router()) },
+            },
+        };
+        var listener = new Listener { Name = EnvoyNames.TunnelingListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.TunnelingPort) };
+        if (seed.ProxyProtocol)
+        {
+            listener.ListenerFilters.Add(ProxyProtocolFilter());
+        }
+        listener.FilterChains.Add(new FilterChain
+        {
+            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = Any.Pack(hcm) } },
+        });
+        return new EnvoyResource(listener.Name, listener);
+    }
+
+    public static EnvoyResource TunnelingRoutes(IEnumerable<HashedPart<VirtualHost>> vhosts)
+    {
+        var routes = new RouteConfiguration { Name = EnvoyNames.TunnelingRoute };
+        return Composite(routes, vhosts, routes.VirtualHosts);
+    }
+
+    private static EnvoyResource Composite<TShell, TPart>(TShell shell, IEnumerable<HashedPart<TPart>> parts, Google.Protobuf.Collections.RepeatedField<TPart> target)
+        where TShell : IMessage<TShell>
+        where TPart : IMessage<TPart>
+    {
+        var hashes = new List<string> { ContentHash.Of(shell.ToByteString().Span) };
+        foreach (var part in parts)
+        {
+            target.Add(part.Message);
+            hashes.Add(part.Hash);
+        }
+        var name = shell switch
+        {
+            Listener l => l.Name,
+            RouteConfiguration r => r.Name,
+            _ => throw new ArgumentException("unsupported composite", nameof(shell)),
+        };
+        return new EnvoyResource(name, shell, ContentHash.OfParts(hashes));
+    }
+}

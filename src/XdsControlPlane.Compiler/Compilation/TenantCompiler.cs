@@ -1,0 +1,254 @@
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Config.Endpoint.V3;
+using Envoy.Config.Listener.V3;
+using Filter = Envoy.Config.Listener.V3.Filter;
+using Envoy.Config.Route.V3;
+using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using XdsControlPlane.Cidr;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Compilation;
+
+/// <summary>A part of a shared resource (a chain of the SNI listener, a virtual host of the tunneling routes) with its content hash.</summary>
+public sealed record HashedPart<T>(string Name, T Message, string Hash)
+    where T : IMessage<T>
+{
+    public static HashedPart<T> Of(string name, T message) => new(name, message, ContentHash.Of(message.ToByteString().Span));
+}
+
+/// <summary>Everything one tenant contributes to a snapshot, compiled once and reused while the tenant is unchanged.</summary>
+public sealed record TenantArtifacts(
+    Tenant Tenant,
+    SeedSettings Seed,
+    string ConflictKey,
+    AllowlistDecision Decision,
+    IReadOnlyList<EnvoyResource> Clusters,
+    IReadOnlyList<EnvoyResource> Endpoints,
+    IReadOnlyList<EnvoyResource> NodePortListeners,
+    IReadOnlyList<HashedPart<FilterChain>> SniChains,
+    IReadOnlyList<HashedPart<VirtualHost>> VirtualHosts)
+{
+    public TenantReport Report { get; init; } = null!;
+
+    public IReadOnlyList<Diagnostic> Diagnostics { get; init; } = [];
+}
+
+/// <summary>Compiles one tenant: pure, and independent of every other tenant except for the SNI hostnames it lost.</summary>
+public static class TenantCompiler
+{
+    /// <param name="lostSniPorts">"ns/svc-port" keys whose SNI hostname another, older Service holds.</param>
+    public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey)
+    {
+        var decision = AllowlistDecision.Decide(tenant, seed);
+        var clusters = new List<EnvoyResource>();
+        var endpoints = new List<EnvoyResource>();
+        var listeners = new List<EnvoyResource>();
+        var chains = new List<HashedPart<FilterChain>>();
+        var vhosts = new List<HashedPart<VirtualHost>>();
+        var sniRbac = RbacConfigs.Network(tenant.Id, "sni", decision, seed);
+        var nodePortRbac = RbacConfigs.Network(tenant.Id, "nodeport", decision, seed);
+        var tunnelRbac = RbacConfigs.Http(tenant.Id, decision, seed);
+
+        foreach (var service in tenant.Services)
+        {
+            foreach (var port in service.Ports)
+            {
+                var key = EnvoyNames.ServicePortKey(service.Namespace, service.Name, port.Name);
+                var viaSni = port.SniHostname is not null && !lostSniPorts.Contains(key);
+                if (!port.ViaNodePort && !viaSni && !port.ViaTunneling)
+                {
+                    continue;
+                }
+                clusters.Add(new EnvoyResource(key, Cluster(key, seed)));
+                endpoints.Add(new EnvoyResource(key, LoadAssignment(key, port)));
+                if (port.ViaNodePort)
+                {
+                    listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac, seed)));
+                }
+                if (viaSni)
+                {
+                    chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac)));
+                }
+                if (port.ViaTunneling)
+                {
+                    vhosts.Add(HashedPart<VirtualHost>.Of(key, TunnelingVirtualHost(key, service, port, tunnelRbac)));
+                }
+            }
+        }
+        var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, vhosts);
+        var diagnostics = new List<Diagnostic>();
+        ReportDecision(artifacts, seed, diagnostics);
+        return artifacts with { Report = Report(artifacts, false), Diagnostics = diagnostics };
+    }
+
+    public static ConfigSource ConfigSourceFor(SeedSettings seed) => seed.ConfigSource switch
+    {
+        ConfigSourceStyle.Grpc => new ConfigSource
+        {
+            ResourceApiVersion = ApiVersion.V3,
+            ApiConfigSource = new ApiConfigSource
+            {
+                ApiType = ApiConfigSource.Types.ApiType.Grpc,
+                TransportApiVersion = ApiVersion.V3,
+                SetNodeOnFirstMessageOnly = true,
+                GrpcServices = { new GrpcService { EnvoyGrpc = new GrpcService.Types.EnvoyGrpc { ClusterName = seed.XdsClusterName } } },
+            },
+        },
+        _ => new ConfigSource { ResourceApiVersion = ApiVersion.V3, Ads = new AggregatedConfigSource() },
+    };
+
+    private static Cluster Cluster(string key, SeedSettings seed) => new()
+    {
+        Name = key,
+        ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)),
+        Type = Envoy.Config.Cluster.V3.Cluster.Types.DiscoveryType.Eds,
+        LbPolicy = Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.RoundRobin,
+        EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = ConfigSourceFor(seed) },
+    };
+
+    private static ClusterLoadAssignment LoadAssignment(string key, ExposedPort port)
+    {
+        var locality = new LocalityLbEndpoints();
+        foreach (var endpoint in port.Endpoints)
+        {
+            locality.LbEndpoints.Add(new LbEndpoint
+            {
+                Endpoint = new Endpoint { Address = SocketAddress(endpoint.Address, endpoint.Port) },
+            });
+        }
+        var assignment = new ClusterLoadAssignment { ClusterName = key };
+        assignment.Endpoints.Add(locality);
+        return assignment;
+    }
+
+    public static Address SocketAddress(string address, int port) => new()
+    {
+        SocketAddress = new Envoy.Config.Core.V3.SocketAddress
+        {
+            Protocol = Envoy.Config.Core.V3.SocketAddress.Types.Protocol.Tcp,
+            Address = address,
+            PortValue = (uint)port,
+        },
+    };
+
+    private static Listener NodePortListener(string key, int nodePort, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac, SeedSettings seed)
+    {
+        var listener = new Listener { Name = key, Address = SocketAddress("0.0.0.0", nodePort) };
+        if (seed.ProxyProtocol)
+        {
+            listener.ListenerFilters.Add(SharedListeners.ProxyProtocolFilter());
+        }
+        var chain = new FilterChain();
+        AddFilters(chain, key, rbac);
+        listener.FilterChains.Add(chain);
+        return listener;
+    }
+
+    private static FilterChain SniChain(string key, string hostname, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac)
+    {
+        var chain = new FilterChain
+        {
+            Name = key,
+            FilterChainMatch = new FilterChainMatch { ServerNames = { hostname }, TransportProtocol = "tls" },
+        };
+        AddFilters(chain, key, rbac);
+        return chain;
+    }
+
+    /// <summary>RBAC first, so a denied connection never reaches <c>tcp_proxy</c> (no upstream connection is opened).</summary>
+    private static void AddFilters(FilterChain chain, string cluster, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac)
+    {
+        if (rbac is not null)
+        {
+            chain.Filters.Add(new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = Any.Pack(rbac) });
+        }
+        chain.Filters.Add(new Filter
+        {
+            Name = EnvoyNames.TcpProxy,
+            TypedConfig = Any.Pack(new TcpProxy { StatPrefix = EnvoyNames.TcpStatPrefix, Cluster = cluster }),
+        });
+    }
+
+    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute? rbac)
+    {
+        var vhost = new VirtualHost
+        {
+            Name = key,
+            Domains = { EnvoyNames.TunnelingAuthority(service.Namespace, service.Name, port.Port) },
+            Routes =
+            {
+                new Route
+                {
+                    Match = new RouteMatch { ConnectMatcher = new RouteMatch.Types.ConnectMatcher() },
+                    Route_ = new RouteAction
+                    {
+                        Cluster = key,
+                        UpgradeConfigs =
+                        {
+                            new RouteAction.Types.UpgradeConfig
+                            {
+                                UpgradeType = EnvoyNames.ConnectUpgrade,
+                                ConnectConfig = new RouteAction.Types.UpgradeConfig.Types.ConnectConfig(),
+                            },
+                        },
+                    },
+                },
+            },
+        };
+        if (rbac is not null)
+        {
+            vhost.TypedPerFilterConfig.Add(EnvoyNames.HttpRbac, Any.Pack(rbac));
+        }
+        return vhost;
+    }
+
+    private static void ReportDecision(TenantArtifacts artifacts, SeedSettings seed, List<Diagnostic> diagnostics)
+    {
+        var tenant = artifacts.Tenant;
+        var obj = tenant.HasClusterObject ? $"Cluster/{tenant.Id}" : $"Namespace/{tenant.Namespace}";
+        switch (artifacts.Decision.Enforcement)
+        {
+            case Enforcement.NotEnforceableOpen:
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistNotEnforced", obj,
+                    "spec.apiServerAllowedIPRanges", artifacts.Decision.Reason, tenant.Id));
+                break;
+            case Enforcement.NotEnforceableDenyAll:
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistDenyAll", obj,
+                    "spec.apiServerAllowedIPRanges", artifacts.Decision.Reason, tenant.Id));
+                break;
+            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when seed.ProxyProtocol:
+                var trusted = CidrSet.Build(seed.ProxyProtocolTrustedRanges);
+                if (artifacts.Decision.EffectiveRanges.Normalized.Any(r => trusted.Contains(r.Network)))
+                {
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistContainsLoadBalancer", obj,
+                        "spec.apiServerAllowedIPRanges",
+                        "the list includes the load balancer's own addresses, so every connection through the load balancer is allowed; remove them",
+                        tenant.Id));
+                }
+                break;
+        }
+    }
+
+    private static TenantReport Report(TenantArtifacts artifacts, bool servingLastGood)
+    {
+        var tenant = artifacts.Tenant;
+        return new TenantReport(
+            tenant.Id,
+            tenant.Strategy,
+            artifacts.Decision.Enforcement,
+            artifacts.Decision.Form,
+            artifacts.Decision.Reason,
+            artifacts.Decision.EffectiveRanges.Normalized.Select(r => r.ToString()).ToList(),
+            artifacts.SniChains.Select(c => c.Message.FilterChainMatch.ServerNames[0]).ToList(),
+            tenant.Services.SelectMany(s => s.Ports).Where(p => p.ViaNodePort).Select(p => p.NodePort).ToList(),
+            artifacts.VirtualHosts.Select(v => v.Message.Domains[0]).ToList(),
+            servingLastGood)
+        {
+            Ranges = artifacts.Decision.EffectiveRanges,
+        };
+    }
+}
