@@ -1,0 +1,364 @@
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Xds.Internal;
+
+namespace XdsControlPlane.Xds.Engine;
+
+/// <summary>
+/// A state-of-the-world stream (ADS or one per-type service). Per type it remembers the subscription and
+/// which resource (a shared reference, never a copy) it last sent, so it can send only what changed, never
+/// re-send a NACKed version, and hold removed clusters until the listeners that used them are updated.
+/// </summary>
+internal sealed class SotwStream(XdsEngine engine, long id, string kind, string? fixedType)
+    : XdsStream(engine, id, kind, fixedType)
+{
+    private static readonly Dictionary<string, EnvoyResource> NoResources = new(StringComparer.Ordinal);
+
+    private readonly Dictionary<string, TypeState> _types = new(StringComparer.Ordinal);
+
+    public override bool IsDelta => false;
+
+    private sealed class TypeState(string typeUrl)
+    {
+        public readonly TypeTracker Tracker = new(typeUrl);
+        public bool Requested;
+        public bool PendingInitial;
+        public string ClientVersionInfo = "";
+        public bool Wildcard;
+        public bool LegacyWildcard;
+        public HashSet<string> Names = new(StringComparer.Ordinal);
+
+        /// <summary>What the client holds after the last response (replaced, never mutated: ACK keeps a reference).</summary>
+        public Dictionary<string, EnvoyResource> Sent = NoResources;
+
+        /// <summary>What the client last ACKed.</summary>
+        public Dictionary<string, EnvoyResource> AckedSent = NoResources;
+
+        /// <summary>Names to send in the next response even if unchanged.</summary>
+        public readonly HashSet<string> Force = new(StringComparer.Ordinal);
+
+        /// <summary>EDS names whose cluster changed: answered on the next EDS request (the cluster is warming).</summary>
+        public readonly HashSet<string> ForceOnNextRequest = new(StringComparer.Ordinal);
+    }
+
+    public Task RunAsync(IAsyncStreamReader<DiscoveryRequest> requests, IServerStreamWriter<DiscoveryResponse> responses, ServerCallContext context) =>
+        RunAsync(requests, responses, context, r => r.Node, Apply, Compute);
+
+    public override void OnClustersChanged(IReadOnlyCollection<string> edsNames)
+    {
+        lock (Gate)
+        {
+            if (_types.TryGetValue(TypeUrls.Endpoint, out var eds) && eds.Requested)
+            {
+                eds.ForceOnNextRequest.UnionWith(edsNames);
+            }
+        }
+    }
+
+    /// <summary>Applies one request (lock held). Returns whether the writer should look again.</summary>
+    private bool Apply(DiscoveryRequest request)
+    {
+        var typeUrl = ResolveType(request.TypeUrl);
+        if (typeUrl is null)
+        {
+            return false;
+        }
+        CheckCount(request.ResourceNames.Count, "resource_names");
+        if (!_types.TryGetValue(typeUrl, out var st))
+        {
+            st = new TypeState(typeUrl);
+            _types[typeUrl] = st;
+        }
+        if (!st.Requested)
+        {
+            // The first request for this type on this stream. A nonce in it can only come from an earlier
+            // stream: it is not current, so this is not an ACK, just a (re)subscription.
+            st.Requested = true;
+            st.PendingInitial = true;
+            st.ClientVersionInfo = request.VersionInfo;
+            UpdateSubscription(st, request, first: true);
+            return true;
+        }
+        var tracker = st.Tracker;
+        if (request.ResponseNonce != (tracker.NonceSent ?? ""))
+        {
+            Engine.Metrics.StaleNonce();
+            XdsLog.StaleNonce(Engine.Logger, Node.Id, typeUrl, Truncate(request.ResponseNonce, 100));
+            return false;
+        }
+        var now = Engine.Time.GetUtcNow();
+        if (tracker.NonceSent is not null)
+        {
+            if (request.ErrorDetail is { } error)
+            {
+                var message = ErrorMessage(error);
+                Engine.Metrics.Nacked(typeUrl);
+                if (tracker.Nack(tracker.VersionSent ?? "", tracker.NonceSent, message, now))
+                {
+                    XdsLog.Nack(Engine.Logger, Node.Id, typeUrl, tracker.VersionSent ?? "", tracker.NonceSent, message);
+                }
+            }
+            else
+            {
+                Engine.Metrics.Acked(typeUrl);
+                tracker.Ack(request.VersionInfo, latest: request.VersionInfo == tracker.VersionSent, now);
+                if (request.VersionInfo == tracker.VersionSent)
+                {
+                    st.AckedSent = st.Sent;
+                }
+            }
+        }
+        st.Force.UnionWith(UpdateSubscription(st, request, first: false));
+        if (st.ForceOnNextRequest.Count > 0)
+        {
+            st.Force.UnionWith(st.ForceOnNextRequest);
+            st.ForceOnNextRequest.Clear();
+        }
+        st.Force.IntersectWith(st.Names);
+        return true;
+    }
+
+    /// <summary>Applies the names of a request; returns the names newly subscribed.</summary>
+    private List<string> UpdateSubscription(TypeState st, DiscoveryRequest request, bool first)
+    {
+        var added = new List<string>();
+        if (request.ResourceNames.Count == 0)
+        {
+            // Empty first request: (legacy) wildcard. Once names were sent, empty means "none".
+            if (first)
+            {
+                st.Wildcard = true;
+                st.LegacyWildcard = true;
+            }
+            else if (!st.LegacyWildcard)
+            {
+                st.Wildcard = false;
+            }
+            st.Names.Clear();
+            return added;
+        }
+        st.LegacyWildcard = false;
+        var wildcard = false;
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in request.ResourceNames)
+        {
+            if (name == "*")
+            {
+                wildcard = true;
+            }
+            else if (names.Add(name) && !st.Names.Contains(name))
+            {
+                added.Add(name);
+            }
+        }
+        CheckSubscribed(names.Count);
+        st.Wildcard = wildcard;
+        st.Names = names;
+        return added;
+    }
+
+    /// <summary>Computes every response due now, in push order (lock held), and records them as sent.</summary>
+    private List<(string, DiscoveryResponse)> Compute(CurrentSnapshot current)
+    {
+        var batch = new List<(string, DiscoveryResponse)>();
+        List<string>? changedEds = null;
+        foreach (var typeUrl in IsAds ? TypeUrls.PushOrder : [FixedType!])
+        {
+            if (_types.TryGetValue(typeUrl, out var st) && st.Requested
+                && ComputeType(st, typeUrl, current.Snapshot, ref changedEds) is { } response)
+            {
+                batch.Add((typeUrl, response));
+            }
+        }
+        if (changedEds is { Count: > 0 })
+        {
+            // Cluster updates on a per-type CDS stream: the node's EDS stream must answer its next request.
+            var names = changedEds;
+            _ = Task.Run(() => Engine.ClustersChanged(this, names));
+        }
+        return batch;
+    }
+
+    private DiscoveryResponse? ComputeType(TypeState st, string typeUrl, Snapshot snapshot, ref List<string>? changedEds)
+    {
+        var available = snapshot.Get(typeUrl).Resources;
+        var desired = new SortedDictionary<string, EnvoyResource>(StringComparer.Ordinal);
+        if (st.Wildcard)
+        {
+            foreach (var (name, resource) in available)
+            {
+                desired[name] = resource;
+            }
+        }
+        else
+        {
+            foreach (var name in st.Names)
+            {
+                if (available.TryGetValue(name, out var resource))
+                {
+                    desired[name] = resource;
+                }
+            }
+        }
+        if (IsAds && typeUrl == TypeUrls.Cluster)
+        {
+            RetainClustersStillInUse(st, desired);
+        }
+        var version = VersionOf(available, desired);
+        var now = Engine.Time.GetUtcNow();
+
+        if (st.PendingInitial && st.ClientVersionInfo.Length > 0 && st.ClientVersionInfo == version && st.Force.Count == 0)
+        {
+            // A reconnecting client already holds exactly this (versions are content hashes).
+            st.PendingInitial = false;
+            st.Sent = new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+            st.AckedSent = st.Sent;
+            st.Tracker.AlreadyHeld(version, now);
+            return null;
+        }
+
+        List<EnvoyResource> toSend;
+        if (TypeUrls.IsFullState(typeUrl))
+        {
+            var due = st.PendingInitial || version != st.Tracker.VersionSent || st.Force.Overlaps(desired.Keys);
+            if (!due)
+            {
+                st.Force.Clear();
+                return null;
+            }
+            toSend = [.. desired.Values];
+        }
+        else
+        {
+            toSend = [];
+            foreach (var (name, resource) in desired)
+            {
+                if (st.Force.Contains(name) || !st.Sent.TryGetValue(name, out var held) || held.Version != resource.Version)
+                {
+                    toSend.Add(resource);
+                }
+            }
+            if (toSend.Count == 0 && !(st.PendingInitial && st.Wildcard))
+            {
+                // Nothing new; names requested but missing stay subscribed and are pushed when they appear.
+                st.Force.RemoveWhere(desired.ContainsKey);
+                return null;
+            }
+        }
+
+        var previous = st.Sent;
+        st.Sent = new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+        st.Force.RemoveWhere(desired.ContainsKey);
+        st.PendingInitial = false;
+        var nonce = Nonces.Next();
+        st.Tracker.Sent(version, nonce, now);
+
+        if (typeUrl == TypeUrls.Cluster)
+        {
+            NoteClusterChanges(previous, toSend, ref changedEds);
+        }
+        else if (typeUrl == TypeUrls.Endpoint)
+        {
+            foreach (var resource in toSend)
+            {
+                st.ForceOnNextRequest.Remove(resource.Name);
+            }
+        }
+
+        var response = new DiscoveryResponse { TypeUrl = typeUrl, VersionInfo = version, Nonce = nonce };
+        foreach (var resource in toSend)
+        {
+            response.Resources.Add(resource.AsAny());
+        }
+        XdsLog.Pushed(Engine.Logger, typeUrl, version, nonce, toSend.Count, 0, Node.Id);
+        return response;
+    }
+
+    /// <summary>
+    /// The version of what this stream's client holds of the type: the set's own version when it is the whole
+    /// set (wildcard), else the same order-independent digest over the subset. Content hashes throughout,
+    /// so a restarted server or another replica computes the same string for the same content.
+    /// </summary>
+    private static string VersionOf(System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> available,
+        SortedDictionary<string, EnvoyResource> desired)
+    {
+        if (desired.Count == available.Count && desired.All(kv => available.TryGetValue(kv.Key, out var r) && ReferenceEquals(r, kv.Value)))
+        {
+            return ContentHash.FormatDigest(Digest(available.Values));
+        }
+        return ContentHash.FormatDigest(Digest(desired.Values));
+    }
+
+    private static UInt128 Digest(IEnumerable<EnvoyResource> resources)
+    {
+        UInt128 digest = 0;
+        foreach (var resource in resources)
+        {
+            digest += ContentHash.EntryDigest(resource.Name, resource.Version);
+        }
+        return digest;
+    }
+
+    /// <summary>
+    /// Make before break: a cluster gone from the snapshot is still sent while a listener or route the
+    /// client holds (sent or ACKed) uses it; it goes in the CDS response after those were updated and ACKed.
+    /// </summary>
+    private void RetainClustersStillInUse(TypeState cds, SortedDictionary<string, EnvoyResource> desired)
+    {
+        if (cds.Sent.Count == 0)
+        {
+            return;
+        }
+        foreach (var holderType in (ReadOnlySpan<string>)[TypeUrls.Listener, TypeUrls.Route])
+        {
+            if (!_types.TryGetValue(holderType, out var holder))
+            {
+                continue;
+            }
+            foreach (var held in holder.Sent.Values.Concat(holder.AckedSent.Values))
+            {
+                foreach (var clusterName in ClusterReferences.Of(held))
+                {
+                    if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old))
+                    {
+                        desired[clusterName] = old;
+                    }
+                }
+            }
+        }
+    }
+
+    private void NoteClusterChanges(Dictionary<string, EnvoyResource> previous, List<EnvoyResource> sent, ref List<string>? changedEds)
+    {
+        List<string>? names = null;
+        foreach (var cluster in sent)
+        {
+            if (previous.TryGetValue(cluster.Name, out var old) && old.Version == cluster.Version)
+            {
+                continue;
+            }
+            if (ClusterReferences.EdsServiceName(cluster) is { } edsName)
+            {
+                (names ??= []).Add(edsName);
+            }
+        }
+        if (names is null || previous.Count == 0)
+        {
+            // Initial cluster fetch: EDS will be requested fresh anyway.
+            return;
+        }
+        if (_types.TryGetValue(TypeUrls.Endpoint, out var eds) && eds.Requested)
+        {
+            eds.ForceOnNextRequest.UnionWith(names);
+        }
+        if (!IsAds)
+        {
+            (changedEds ??= []).AddRange(names);
+        }
+    }
+
+    protected override IReadOnlyList<XdsTypeStatus> TypeStatuses() =>
+        [.. _types.Values.Where(t => t.Requested).Select(t => t.Tracker.ToStatus(t.Wildcard, t.Names.Count,
+            [.. t.Sent.Values.Select(r => KeyValuePair.Create(r.Name, r.Version))]))];
+}

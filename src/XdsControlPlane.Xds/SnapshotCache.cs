@@ -1,0 +1,103 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using XdsControlPlane.Compiler.Snapshots;
+
+namespace XdsControlPlane.Xds;
+
+/// <summary>
+/// Who a node is for the cache: Envoy's <c>node.id</c> plus <c>node.cluster</c>. Today every node gets the
+/// same snapshot; the key is kept so node groups can be served different snapshots later.
+/// </summary>
+public readonly record struct NodeKey(string Id, string Cluster)
+{
+    public override string ToString() => Cluster.Length == 0 ? Id : $"{Id}/{Cluster}";
+}
+
+/// <summary>The current snapshot (and when it was accepted) as one immutable pair.</summary>
+public sealed record CurrentSnapshot(Snapshot Snapshot, DateTimeOffset AcceptedAt, long Generation);
+
+/// <summary>
+/// Holds the one current snapshot all streams serve. A new snapshot is checked for consistency and
+/// swapped in atomically, or rejected with the previous one kept; on accept every stream is woken.
+/// Streams never copy resources: they hold references into the shared, immutable snapshot.
+/// </summary>
+public sealed class SnapshotCache
+{
+    private readonly ConcurrentDictionary<long, Action> _watchers = new();
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _setLock = new();
+    private CurrentSnapshot _current;
+    private long _nextWatcher;
+
+    public SnapshotCache(ILogger<SnapshotCache>? logger = null, TimeProvider? time = null)
+    {
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _time = time ?? TimeProvider.System;
+        _current = new CurrentSnapshot(Snapshot.Empty, _time.GetUtcNow(), 0);
+    }
+
+    /// <summary>The snapshot being served, whatever the node.</summary>
+    public CurrentSnapshot Current => Volatile.Read(ref _current);
+
+    /// <summary>The snapshot for one node. One snapshot for all nodes for now.</summary>
+    public CurrentSnapshot GetSnapshot(NodeKey node) => Current;
+
+    /// <summary>Snapshots rejected since start (inconsistent).</summary>
+    public long RejectedCount => Interlocked.Read(ref _rejected);
+
+    private long _rejected;
+
+    /// <summary>The problems of the last rejected snapshot, or empty.</summary>
+    public IReadOnlyList<string> LastRejection { get; private set; } = [];
+
+    /// <summary>
+    /// Serves <paramref name="snapshot"/> if it is consistent; otherwise keeps the current one.
+    /// Returns false with the problems when rejected. Setting a snapshot equal in content to the current
+    /// one is accepted and wakes nobody (versions are content hashes, nothing would be sent anyway).
+    /// </summary>
+    public bool TrySetSnapshot(Snapshot snapshot, out IReadOnlyList<string> problems)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        problems = SnapshotConsistency.Check(snapshot);
+        if (problems.Count > 0)
+        {
+            Interlocked.Increment(ref _rejected);
+            LastRejection = problems;
+            XdsLog.SnapshotRejected(_logger, snapshot.Version, Current.Snapshot.Version, string.Join("; ", problems.Take(20)));
+            return false;
+        }
+        lock (_setLock)
+        {
+            var previous = _current;
+            if (previous.Snapshot.Version == snapshot.Version)
+            {
+                return true;
+            }
+            Volatile.Write(ref _current, new CurrentSnapshot(snapshot, _time.GetUtcNow(), previous.Generation + 1));
+        }
+        XdsLog.SnapshotAccepted(_logger, snapshot.Version, snapshot.ByType.Values.Sum(s => s.Resources.Count), _watchers.Count);
+        foreach (var wake in _watchers.Values)
+        {
+            wake();
+        }
+        return true;
+    }
+
+    /// <inheritdoc cref="TrySetSnapshot(Snapshot, out IReadOnlyList{string})"/>
+    public bool TrySetSnapshot(Snapshot snapshot) => TrySetSnapshot(snapshot, out _);
+
+    /// <summary>Calls <paramref name="wake"/> (which must not block) after every accepted snapshot until disposed.</summary>
+    internal IDisposable Watch(Action wake)
+    {
+        var id = Interlocked.Increment(ref _nextWatcher);
+        _watchers[id] = wake;
+        return new Unwatch(this, id);
+    }
+
+    private sealed class Unwatch(SnapshotCache cache, long id) : IDisposable
+    {
+        public void Dispose() => cache._watchers.TryRemove(id, out _);
+    }
+}

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Logging;
+
+namespace XdsControlPlane.Xds;
+
+/// <summary>Every log event of the xDS server, source-generated, each with a stable id and name.</summary>
+internal static partial class XdsLog
+{
+    [LoggerMessage(EventId = 1, EventName = "SnapshotAccepted", Level = LogLevel.Information,
+        Message = "Snapshot {Version} accepted ({ResourceCount} resources); waking {StreamCount} streams")]
+    public static partial void SnapshotAccepted(ILogger logger, string version, int resourceCount, int streamCount);
+
+    [LoggerMessage(EventId = 2, EventName = "SnapshotRejected", Level = LogLevel.Error,
+        Message = "Snapshot {Version} rejected, keeping {KeptVersion}: {Problems}")]
+    public static partial void SnapshotRejected(ILogger logger, string version, string keptVersion, string problems);
+
+    [LoggerMessage(EventId = 10, EventName = "StreamOpened", Level = LogLevel.Information,
+        Message = "{StreamKind} stream {StreamId} opened by node {NodeId} (cluster {NodeCluster}, {UserAgent})")]
+    public static partial void StreamOpened(ILogger logger, string streamKind, long streamId, string nodeId, string nodeCluster, string userAgent);
+
+    [LoggerMessage(EventId = 11, EventName = "StreamClosed", Level = LogLevel.Information,
+        Message = "{StreamKind} stream {StreamId} of node {NodeId} closed")]
+    public static partial void StreamClosed(ILogger logger, string streamKind, long streamId, string nodeId);
+
+    [LoggerMessage(EventId = 12, EventName = "StreamFailed", Level = LogLevel.Warning,
+        Message = "{StreamKind} stream {StreamId} of node {NodeId} failed")]
+    public static partial void StreamFailed(ILogger logger, string streamKind, long streamId, string nodeId, Exception exception);
+
+    [LoggerMessage(EventId = 20, EventName = "Nack", Level = LogLevel.Warning,
+        Message = "Node {NodeId} rejected {TypeUrl} version {Version} (nonce {Nonce}): {Error}")]
+    public static partial void Nack(ILogger logger, string nodeId, string typeUrl, string version, string nonce, string error);
+
+    [LoggerMessage(EventId = 21, EventName = "StaleNonce", Level = LogLevel.Debug,
+        Message = "Node {NodeId} sent a {TypeUrl} request with stale nonce {Nonce}; ignored")]
+    public static partial void StaleNonce(ILogger logger, string nodeId, string typeUrl, string nonce);
+
+    [LoggerMessage(EventId = 22, EventName = "UnknownTypeUrl", Level = LogLevel.Warning,
+        Message = "Node {NodeId} requested unknown type {TypeUrl}; ignored")]
+    public static partial void UnknownTypeUrl(ILogger logger, string nodeId, string typeUrl);
+
+    [LoggerMessage(EventId = 23, EventName = "InvalidRequest", Level = LogLevel.Warning,
+        Message = "Rejected a request on a {StreamKind} stream: {Reason}")]
+    public static partial void InvalidRequest(ILogger logger, string streamKind, string reason);
+
+    [LoggerMessage(EventId = 30, EventName = "Pushed", Level = LogLevel.Debug,
+        Message = "Sent {TypeUrl} version {Version} nonce {Nonce} ({ResourceCount} resources, {RemovedCount} removed) to node {NodeId}")]
+    public static partial void Pushed(ILogger logger, string typeUrl, string version, string nonce, int resourceCount, int removedCount, string nodeId);
+}
