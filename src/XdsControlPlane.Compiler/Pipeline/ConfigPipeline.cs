@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Pipeline;
+
+/// <summary>One source's view of the seed: valid tenants, tenants whose input is bad, and why.</summary>
+/// <param name="Seed">Null when the seed-wide settings are invalid: nothing at all may then be applied.</param>
+public sealed record PipelineInput(SeedSettings? Seed, ValueList<Tenant> Tenants, IReadOnlySet<string> FailedTenants, IReadOnlyList<Diagnostic> Diagnostics);
+
+/// <summary>What one apply did.</summary>
+public sealed record ApplyOutcome(bool Applied, CompiledSeed? Current, IReadOnlyList<Diagnostic> Diagnostics, TimeSpan Elapsed, string? RejectedBecause);
+
+/// <summary>
+/// Input → model → compiler → snapshot, all or nothing. A bad seed keeps the whole last good snapshot; a bad
+/// tenant keeps its own last good model (and so its last good policy) while the others move on; an
+/// inconsistent snapshot is never published. Publishing goes through <paramref name="publish"/>, which may
+/// refuse (for example a cache's own consistency check), in which case nothing changes here either.
+/// </summary>
+public sealed partial class ConfigPipeline(Func<Snapshot, bool> publish, ILogger<ConfigPipeline> logger)
+{
+    private readonly Lock _gate = new();
+    private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
+    private CompiledSeed? _current;
+    private IReadOnlyList<Diagnostic> _diagnostics = [];
+
+    public CompiledSeed? Current => Volatile.Read(ref _current);
+
+    /// <summary>Everything wrong with the latest input, including what was rejected.</summary>
+    public IReadOnlyList<Diagnostic> Diagnostics => Volatile.Read(ref _diagnostics);
+
+    public DateTimeOffset? LastApplied { get; private set; }
+
+    public ApplyOutcome Apply(PipelineInput input)
+    {
+        lock (_gate)
+        {
+            var watch = Stopwatch.StartNew();
+            var diagnostics = new List<Diagnostic>(input.Diagnostics);
+            foreach (var d in input.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error))
+            {
+                LogInputError(logger, d.Object, d.Field, d.Message);
+            }
+            if (input.Seed is null)
+            {
+                return Reject(diagnostics, watch, "the Seed's settings are invalid; the last good configuration stays in force");
+            }
+
+            var tenants = new Dictionary<string, Tenant>(StringComparer.Ordinal);
+            foreach (var tenant in input.Tenants)
+            {
+                tenants[tenant.Id] = tenant;
+            }
+            var servingLastGood = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var failed in input.FailedTenants)
+            {
+                if (_lastGood.TryGetValue(failed, out var good))
+                {
+                    tenants[failed] = good;
+                    servingLastGood.Add(failed);
+                    LogKeptLastGood(logger, failed);
+                }
+                else
+                {
+                    LogNewTenantRejected(logger, failed);
+                }
+            }
+            var model = new SeedModel(input.Seed, tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList());
+            var compiled = SeedCompiler.Compile(model, _current, servingLastGood);
+            diagnostics.AddRange(compiled.Diagnostics);
+            var problems = SnapshotConsistency.Check(compiled.Snapshot);
+            if (problems.Count > 0)
+            {
+                diagnostics.AddRange(problems.Select(p => new Diagnostic(DiagnosticSeverity.Error, "InconsistentSnapshot", "snapshot", "", p)));
+                return Reject(diagnostics, watch, $"the compiled snapshot is inconsistent: {problems[0]}");
+            }
+            if (!publish(compiled.Snapshot))
+            {
+                return Reject(diagnostics, watch, "the snapshot cache refused the snapshot");
+            }
+            _lastGood = tenants;
+            Volatile.Write(ref _current, compiled);
+            Volatile.Write(ref _diagnostics, diagnostics);
+            LastApplied = DateTimeOffset.UtcNow;
+            LogApplied(logger, compiled.Snapshot.Version, model.Tenants.Count, compiled.RecompiledTenants, watch.Elapsed.TotalMilliseconds);
+            return new ApplyOutcome(true, compiled, diagnostics, watch.Elapsed, null);
+        }
+    }
+
+    private ApplyOutcome Reject(List<Diagnostic> diagnostics, Stopwatch watch, string because)
+    {
+        LogRejected(logger, because);
+        Volatile.Write(ref _diagnostics, diagnostics);
+        return new ApplyOutcome(false, _current, diagnostics, watch.Elapsed, because);
+    }
+
+    [LoggerMessage(EventId = 200, EventName = "SnapshotApplied", Level = LogLevel.Information,
+        Message = "Applied snapshot {Version}: {Tenants} tenants, {Recompiled} recompiled, in {Milliseconds:F1} ms")]
+    private static partial void LogApplied(ILogger logger, string version, int tenants, int recompiled, double milliseconds);
+
+    [LoggerMessage(EventId = 201, EventName = "InputRejected", Level = LogLevel.Error, Message = "Input rejected: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 202, EventName = "InputError", Level = LogLevel.Warning, Message = "{Object}: {Field}: {Message}")]
+    private static partial void LogInputError(ILogger logger, string @object, string field, string message);
+
+    [LoggerMessage(EventId = 203, EventName = "TenantKeptLastGood", Level = LogLevel.Warning,
+        Message = "Tenant {Tenant} has invalid input; serving its last good policy until it is fixed")]
+    private static partial void LogKeptLastGood(ILogger logger, string tenant);
+
+    [LoggerMessage(EventId = 204, EventName = "NewTenantRejected", Level = LogLevel.Warning,
+        Message = "Tenant {Tenant} has invalid input and no last good policy; it is not served until it is fixed")]
+    private static partial void LogNewTenantRejected(ILogger logger, string tenant);
+}
