@@ -247,6 +247,15 @@ public sealed class FakeApiServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The next <paramref name="count"/> list requests of the resource fail with 500.</summary>
+    public void FailLists(string resource, int count)
+    {
+        lock (_gate)
+        {
+            _resources[resource].ListFailures = count;
+        }
+    }
+
     public IReadOnlyList<JsonObject> Objects(string resource)
     {
         lock (_gate)
@@ -423,6 +432,18 @@ public sealed class FakeApiServer : IAsyncDisposable
             gate = _resources[resource].ListGate;
         }
         await gate.WaitAsync(context.RequestAborted);
+        bool fail;
+        lock (_gate)
+        {
+            var state = _resources[resource];
+            fail = state.ListFailures > 0;
+            state.ListFailures--;
+        }
+        if (fail)
+        {
+            await WriteStatusAsync(context, 500, "InternalError", "etcd is having a bad day");
+            return;
+        }
         var limit = query.TryGetValue("limit", out var l) ? int.Parse(l, CultureInfo.InvariantCulture) : int.MaxValue;
         long rv;
         List<string> items;
@@ -624,5 +645,7 @@ public sealed class FakeApiServer : IAsyncDisposable
         public long CompactedBelow { get; set; }
 
         public Task ListGate { get; set; } = Task.CompletedTask;
+
+        public int ListFailures { get; set; }
     }
 }
