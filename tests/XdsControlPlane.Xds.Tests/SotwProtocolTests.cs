@@ -321,6 +321,8 @@ public sealed class SotwProtocolTests
         await cdsClient.AckAsync(cds);
         var eds = await edsClient.SubscribeAsync(TypeUrls.Endpoint, "a", "b");
         await edsClient.AckAsync(eds, ["a", "b"]);
+        await XdsTestServer.EventuallyAsync(
+            () => server.Engine.Connected().All(s => s.Types.All(t => t.Status == SyncStatus.Synced)), "both streams ACKed");
         server.Set(Snap(Cluster("a", 8080), Cluster("b", 8081, timeoutSeconds: 1), Listener("l1", 10000, "a"), Routes("r1", "b")));
         await cdsClient.AckAsync(await cdsClient.NextAsync());
         await edsClient.ExpectNothingAsync();

@@ -93,6 +93,10 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
         {
             return ex;
         }
+        catch (ChannelClosedException ex) when (ex.InnerException is RpcException inner)
+        {
+            return inner;
+        }
     }
 
     public void Cancel() => _cts.Cancel();
