@@ -12,6 +12,12 @@ namespace XdsControlPlane.Xds.Engine;
 /// the registry of open streams (the status view). A closed stream leaves only a small status record,
 /// in a bounded list.
 /// </summary>
+/// <remarks>
+/// TTL: this server never sends TTL-wrapped resources or heartbeats, to any client (clients advertising
+/// <c>xds.config.supports-resource-ttl</c> included), so Envoy keeps its last config while the server is away.
+/// After a cluster change, SotW streams answer the next EDS request for it (over ADS and across a node's
+/// per-type streams); delta streams do not yet (a delta client that re-subscribes is answered anyway).
+/// </remarks>
 public sealed class XdsEngine : IXdsStatus
 {
     private readonly ConcurrentDictionary<long, XdsStream> _streams = new();

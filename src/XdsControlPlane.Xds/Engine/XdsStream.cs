@@ -100,8 +100,18 @@ internal abstract class XdsStream
                     registered = true;
                     Engine.Register(this);
                     writer = WriterLoopAsync(responses, compute, ct);
-                    _ = writer.ContinueWith(static (_, state) => ((CancellationTokenSource)state!).Cancel(), cts,
-                        CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
+                    // A failed write (client gone) ends the reader too.
+                    _ = writer.ContinueWith(static (_, state) =>
+                    {
+                        try
+                        {
+                            ((CancellationTokenSource)state!).Cancel();
+                        }
+                        catch (ObjectDisposedException)
+                        {
+                            // The stream already ended.
+                        }
+                    }, cts, CancellationToken.None, TaskContinuationOptions.NotOnRanToCompletion, TaskScheduler.Default);
                 }
                 if (wake)
                 {
