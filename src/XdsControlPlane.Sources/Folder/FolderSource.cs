@@ -157,7 +157,11 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
         }
     }
 
-    private static string FirstLine(Exception e) => (e.InnerException?.Message ?? e.Message).Split('\n')[0].Trim();
+    private static string FirstLine(Exception e) => e switch
+    {
+        YamlDotNet.Core.YamlException y => $"line {y.Start.Line}, column {y.Start.Column}: {(y.InnerException?.Message ?? y.Message).Split('\n')[0].Trim()}",
+        _ => (e.InnerException?.Message ?? e.Message).Split('\n')[0].Trim(),
+    };
 
     private sealed class KubernetesObjectHeader
     {

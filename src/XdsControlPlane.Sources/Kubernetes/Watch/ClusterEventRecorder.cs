@@ -1,0 +1,225 @@
+using System.Globalization;
+using System.Net;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using k8s;
+using k8s.Autorest;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Sources.Kubernetes.Watch;
+
+public sealed record ClusterEventRecorderOptions
+{
+    /// <summary>KKP Clusters are cluster-scoped; their events live in this namespace (as <c>kubectl describe cluster</c> expects).</summary>
+    public string Namespace { get; init; } = "default";
+
+    /// <summary>While a problem persists, its event's count is raised at most this often.</summary>
+    public TimeSpan RepeatInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary><c>source.component</c> and <c>reportingComponent</c>.</summary>
+    public string Component { get; init; } = "nodeport-proxy-xds";
+
+    /// <summary><c>reportingInstance</c>: the pod (replica) that saw the problem.</summary>
+    public string Instance { get; init; } = Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName;
+
+    public const int MaxMessageLength = 1024;
+}
+
+/// <summary>What one <see cref="ClusterEventRecorder.RecordAsync"/> call did.</summary>
+public sealed record EventRecordResult(int Created, int Updated, int Unchanged, int NoClusterObject, int Failed);
+
+/// <summary>
+/// Tells a tenant's operators about problems with their Cluster (an invalid allowlist, a conflicting hostname, a
+/// list that cannot be enforced) as core/v1 Events on the KKP Cluster (<c>kubectl describe cluster &lt;id&gt;</c>):
+/// type Warning, reason = the diagnostic code, message = what is wrong and what to do.
+/// <para>
+/// Deduplicated as Kubernetes' own recorder does: one Event per (cluster, reason, message), named deterministically
+/// so a restarted replica finds it again; while the problem persists its <c>count</c> rises at most once per
+/// <see cref="ClusterEventRecorderOptions.RepeatInterval"/>, and once more each time it comes back after going away.
+/// Only Event objects are written: never the Cluster, its status or anything else KKP owns.
+/// </para>
+/// </summary>
+public sealed class ClusterEventRecorder
+{
+    private readonly IKubernetes _client;
+    private readonly ILogger _logger;
+    private readonly ClusterEventRecorderOptions _options;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _serial = new(1, 1);
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    public ClusterEventRecorder(IKubernetes client, ILogger logger, ClusterEventRecorderOptions? options = null, TimeProvider? timeProvider = null)
+    {
+        _client = client;
+        _logger = logger;
+        _options = options ?? new ClusterEventRecorderOptions();
+        _time = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>
+    /// Records the tenant diagnostics (warnings and errors with a TenantId) of one translation of <paramref name="inventory"/>.
+    /// Call it with every translation: what is no longer reported is forgotten, what persists is not repeated.
+    /// Failures to write are logged and retried on the next call; this never throws except on cancellation.
+    /// </summary>
+    public async Task<EventRecordResult> RecordAsync(SeedInventory inventory, IReadOnlyList<Diagnostic> diagnostics, CancellationToken cancellationToken)
+    {
+        await _serial.WaitAsync(cancellationToken);
+        try
+        {
+            var clusters = inventory.Clusters.ToDictionary(c => c.Metadata.Name, StringComparer.Ordinal);
+            int created = 0, updated = 0, unchanged = 0, noCluster = 0, failed = 0;
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            var now = _time.GetUtcNow();
+            foreach (var diagnostic in diagnostics)
+            {
+                if (diagnostic.TenantId is not { } tenant || diagnostic.Severity < DiagnosticSeverity.Warning)
+                {
+                    continue;
+                }
+                if (!clusters.TryGetValue(tenant, out var cluster))
+                {
+                    noCluster++;
+                    KubernetesSourceLog.EventSkipped(_logger, diagnostic.Code, tenant);
+                    continue;
+                }
+                var message = Truncate(diagnostic.ToString());
+                var name = EventName(tenant, diagnostic.Code, message);
+                if (!seen.Add(name))
+                {
+                    continue;
+                }
+                _entries.TryGetValue(name, out var entry);
+                if (entry is { Active: true } && now - entry.LastWrite < _options.RepeatInterval)
+                {
+                    unchanged++;
+                    continue;
+                }
+                try
+                {
+                    if (entry is null)
+                    {
+                        var count = await CreateOrBumpAsync(name, cluster, diagnostic.Code, message, now, cancellationToken);
+                        _entries[name] = new Entry { Count = count, LastWrite = now, Active = true };
+                        if (count == 1)
+                        {
+                            created++;
+                        }
+                        else
+                        {
+                            updated++;
+                        }
+                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, tenant, count == 1 ? "created" : "found and counted", count);
+                    }
+                    else
+                    {
+                        var count = await BumpAsync(name, cluster, diagnostic.Code, message, entry.Count, now, cancellationToken);
+                        entry.Count = count;
+                        entry.LastWrite = now;
+                        entry.Active = true;
+                        updated++;
+                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, tenant, "counted", count);
+                    }
+                }
+                catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or k8s.Exceptions.KubernetesClientException)
+                {
+                    failed++;
+                    KubernetesSourceLog.EventFailed(_logger, e, diagnostic.Code, tenant);
+                }
+            }
+            foreach (var (name, entry) in _entries.ToList())
+            {
+                if (!seen.Contains(name))
+                {
+                    entry.Active = false;
+                    // The API server drops events after an hour (--event-ttl); so do we.
+                    if (now - entry.LastWrite > TimeSpan.FromHours(1))
+                    {
+                        _entries.Remove(name);
+                    }
+                }
+            }
+            return new EventRecordResult(created, updated, unchanged, noCluster, failed);
+        }
+        finally
+        {
+            _serial.Release();
+        }
+    }
+
+    /// <summary>Deterministic: the same problem on the same cluster is the same Event, also for another replica or after a restart.</summary>
+    public static string EventName(string cluster, string reason, string message)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{reason}\n{message}"));
+        return $"{cluster}.{Convert.ToHexStringLower(hash.AsSpan(0, 8))}";
+    }
+
+    private async Task<int> CreateOrBumpAsync(string name, KkpCluster cluster, string reason, string message, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var ev = new Corev1Event
+        {
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = _options.Namespace },
+            InvolvedObject = new V1ObjectReference
+            {
+                ApiVersion = $"{KkpCluster.Group}/{KkpCluster.Version}",
+                Kind = KkpCluster.KindName,
+                Name = cluster.Metadata.Name,
+                Uid = cluster.Metadata.Uid,
+            },
+            Reason = reason,
+            Message = message,
+            Type = "Warning",
+            Count = 1,
+            FirstTimestamp = now.UtcDateTime,
+            LastTimestamp = now.UtcDateTime,
+            Source = new V1EventSource { Component = _options.Component },
+            ReportingComponent = _options.Component,
+            ReportingInstance = _options.Instance,
+        };
+        try
+        {
+            await _client.CoreV1.CreateNamespacedEventWithHttpMessagesAsync(ev, _options.Namespace, cancellationToken: cancellationToken);
+            return 1;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
+        {
+            // Recorded before (by another replica, or before a restart): count this occurrence on it.
+            using var existing = await _client.CoreV1.ReadNamespacedEventWithHttpMessagesAsync(name, _options.Namespace, cancellationToken: cancellationToken);
+            return await BumpAsync(name, cluster, reason, message, existing.Body.Count ?? 1, now, cancellationToken);
+        }
+    }
+
+    private async Task<int> BumpAsync(string name, KkpCluster cluster, string reason, string message, int count, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var patch = new JsonObject
+        {
+            ["count"] = count + 1,
+            ["lastTimestamp"] = now.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        };
+        try
+        {
+            using var _ = await _client.CoreV1.PatchNamespacedEventWithHttpMessagesAsync(
+                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, _options.Namespace, cancellationToken: cancellationToken);
+            return count + 1;
+        }
+        catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
+        {
+            // Expired (event TTL) or deleted: start again.
+            return await CreateOrBumpAsync(name, cluster, reason, message, now, cancellationToken);
+        }
+    }
+
+    private static string Truncate(string message) =>
+        message.Length <= ClusterEventRecorderOptions.MaxMessageLength ? message : message[..(ClusterEventRecorderOptions.MaxMessageLength - 3)] + "...";
+
+    private sealed class Entry
+    {
+        public int Count { get; set; }
+
+        public DateTimeOffset LastWrite { get; set; }
+
+        public bool Active { get; set; }
+    }
+}
