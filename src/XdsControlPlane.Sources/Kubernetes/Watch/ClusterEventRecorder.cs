@@ -180,7 +180,7 @@ public sealed class ClusterEventRecorder
         };
         try
         {
-            await _client.CoreV1.CreateNamespacedEventWithHttpMessagesAsync(ev, _options.Namespace, cancellationToken: cancellationToken);
+            using var _ = await _client.CoreV1.CreateNamespacedEventWithHttpMessagesAsync(ev, _options.Namespace, cancellationToken: cancellationToken);
             return 1;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)

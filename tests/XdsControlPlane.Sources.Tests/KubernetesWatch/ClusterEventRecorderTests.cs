@@ -1,0 +1,104 @@
+using k8s.Models;
+using Xunit.Abstractions;
+using XdsControlPlane.Model;
+using XdsControlPlane.Sources.Kubernetes;
+using XdsControlPlane.Sources.Kubernetes.Watch;
+using XdsControlPlane.Sources.Translation;
+
+namespace XdsControlPlane.Sources.Tests.KubernetesWatch;
+
+public sealed class ClusterEventRecorderTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task InvalidAllowlist_BecomesAWarningEventOnTheKkpCluster_AndNothingElseIsWritten()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var inventory = Inventory(("a1", "10.0.0.1/8"), ("b2", "192.0.2.0/24"));
+        var translated = InventoryTranslator.Translate(inventory);
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output));
+        var extra = new Diagnostic(DiagnosticSeverity.Warning, "Unenforceable", "Cluster/ghost", "", "no such cluster object", "ghost");
+
+        var result = await recorder.RecordAsync(inventory, [.. translated.Diagnostics, extra], CancellationToken.None);
+
+        Assert.Equal(new EventRecordResult(Created: 1, Updated: 0, Unchanged: 0, NoClusterObject: 1, Failed: 0), result);
+        var ev = Assert.Single(server.Objects("events"));
+        Assert.Equal("default", ev["metadata"]!["namespace"]!.GetValue<string>());
+        Assert.Equal("Warning", ev["type"]!.GetValue<string>());
+        Assert.Equal("InvalidCidr", ev["reason"]!.GetValue<string>());
+        Assert.Equal(1, ev["count"]!.GetValue<int>());
+        var involved = ev["involvedObject"]!;
+        Assert.Equal("kubermatic.k8c.io/v1", involved["apiVersion"]!.GetValue<string>());
+        Assert.Equal("Cluster", involved["kind"]!.GetValue<string>());
+        Assert.Equal("a1", involved["name"]!.GetValue<string>());
+        Assert.Equal("uid-a1", involved["uid"]!.GetValue<string>());
+        var message = ev["message"]!.GetValue<string>();
+        Assert.Contains("spec.apiServerAllowedIPRanges.cidrBlocks[0]", message, StringComparison.Ordinal);
+        Assert.Contains("10.0.0.1/8", message, StringComparison.Ordinal);
+        Assert.Equal("nodeport-proxy-xds", ev["source"]!["component"]!.GetValue<string>());
+        // only Events are ever written: nothing KKP owns
+        Assert.All(server.Requests.Where(r => r.Method != "GET"), r => Assert.Equal("events", r.Resource));
+        Assert.Empty(server.Failures);
+    }
+
+    [Fact]
+    public async Task SameProblem_IsNotRepeated_ThenCountedPerIntervalAndOnReturn()
+    {
+        var time = new ManualTimeProvider();
+        await using var server = await FakeApiServer.StartAsync();
+        var inventory = Inventory(("a1", "10.0.0.1/8"));
+        var diagnostics = InventoryTranslator.Translate(inventory).Diagnostics;
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output), new ClusterEventRecorderOptions { RepeatInterval = TimeSpan.FromMinutes(10) }, time);
+
+        for (var i = 0; i < 5; i++)
+        {
+            await recorder.RecordAsync(inventory, diagnostics, CancellationToken.None); // every publish, the same problem
+            time.Advance(TimeSpan.FromSeconds(30));
+        }
+        Assert.Equal(1, Count(server));
+        Assert.Single(server.Requests, r => r.Method == "POST");
+        Assert.DoesNotContain(server.Requests, r => r.Method == "PATCH");
+
+        time.Advance(TimeSpan.FromMinutes(10));
+        var result = await recorder.RecordAsync(inventory, diagnostics, CancellationToken.None);
+        Assert.Equal(1, result.Updated);
+        Assert.Equal(2, Count(server));
+
+        // fixed, then broken again a minute later: counted at once
+        await recorder.RecordAsync(inventory, [], CancellationToken.None);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await recorder.RecordAsync(inventory, diagnostics, CancellationToken.None);
+        Assert.Equal(3, Count(server));
+        Assert.Single(server.Objects("events"));
+        Assert.Empty(server.Failures);
+    }
+
+    [Fact]
+    public async Task RestartedRecorder_FindsItsEventAgainInsteadOfCreatingAnother()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var inventory = Inventory(("a1", "10.0.0.1/8"));
+        var diagnostics = InventoryTranslator.Translate(inventory).Diagnostics;
+        await new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output)).RecordAsync(inventory, diagnostics, CancellationToken.None);
+
+        var restarted = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output));
+        var result = await restarted.RecordAsync(inventory, diagnostics, CancellationToken.None);
+
+        Assert.Equal(1, result.Updated);
+        Assert.Single(server.Objects("events"));
+        Assert.Equal(2, Count(server));
+        Assert.Empty(server.Failures);
+    }
+
+    private static int Count(FakeApiServer server) => server.Objects("events").Single()["count"]!.GetValue<int>();
+
+    private static SeedInventory Inventory(params (string Id, string Cidr)[] clusters)
+    {
+        var objects = clusters.Select(c =>
+        {
+            var cluster = Objects.Cluster(c.Id, "Tunneling", c.Cidr);
+            cluster.Metadata.Uid = $"uid-{c.Id}";
+            return cluster;
+        }).ToList();
+        return new SeedInventory([Objects.Seed()], objects, clusters.Select(c => Objects.ApiServerService(c.Id)).ToList(), new List<V1EndpointSlice>());
+    }
+}
