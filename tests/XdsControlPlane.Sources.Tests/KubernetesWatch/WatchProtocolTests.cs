@@ -127,11 +127,13 @@ public sealed class WatchProtocolTests(ITestOutputHelper output)
         Assert.Equal(status.ResourceVersion, h.Server.WatchRequests("clusters")[1].ResourceVersion);
     }
 
-    [Fact]
-    public async Task GoneAsHttpStatusOnTheWatch_Relists()
+    [Theory]
+    [InlineData(false)] // HTTP 410 on the watch request
+    [InlineData(true)]  // 200, then an ERROR 410 as the very first line
+    public async Task GoneWhenResumingAfterADroppedConnection_Relists(bool asFirstErrorEvent)
     {
         await using var h = await SourceHarness.CreateAsync(output);
-        h.Server.GoneAsErrorEvent = false;
+        h.Server.GoneAsErrorEvent = asFirstErrorEvent;
         h.Server.Upsert("seeds", Objects.Seed());
         Objects.AddTenant(h.Server, "a1");
         Objects.AddTenant(h.Server, "b2");
@@ -141,7 +143,7 @@ public sealed class WatchProtocolTests(ITestOutputHelper output)
 
         h.Server.Delete("services", "cluster-a1", "apiserver-external", silently: true);
         h.Server.Compact();
-        h.Server.DropWatches("services"); // the re-watch from the old resourceVersion gets HTTP 410
+        h.Server.DropWatches("services"); // the re-watch from the old resourceVersion gets 410
 
         var after = await h.Sink.WaitForAsync(i => i.Services.Count == 1, "a1's Service gone");
         Assert.Equal("cluster-b2", after.Services[0].Metadata.NamespaceProperty);
@@ -177,5 +179,77 @@ public sealed class WatchProtocolTests(ITestOutputHelper output)
         Assert.Equal(0, status.Relists);
         Assert.Equal(0, status.Gone);
         Assert.Equal(2, after.Clusters.Count);
+    }
+
+    [Fact]
+    public async Task NamespaceOption_WatchesServicesAndSlicesOfThatNamespaceOnly()
+    {
+        await using var h = await SourceHarness.CreateAsync(output);
+        h.Server.Upsert("seeds", Objects.Seed());
+        Objects.AddTenant(h.Server, "a1");
+        Objects.AddTenant(h.Server, "b2");
+        h.Start(SourceHarness.TestOptions with { Namespace = "cluster-b2" });
+        var inventory = await h.Sink.WaitForAsync(i => i.Clusters.Count == 2, "both clusters");
+        Assert.Equal(["cluster-b2"], inventory.Services.Select(s => s.Metadata.NamespaceProperty));
+        Assert.Equal(["cluster-b2"], inventory.EndpointSlices.Select(s => s.Metadata.NamespaceProperty));
+        Assert.All(h.Server.Requests.Where(r => r.Resource is "services" or "endpointslices"), r => Assert.Equal("cluster-b2", r.Namespace));
+        Assert.All(h.Server.Requests.Where(r => r.Resource == "endpointslices"), r => Assert.Equal("kubernetes.io/service-name", r.Query["labelSelector"]));
+        Assert.All(h.Server.Requests.Where(r => r.Resource == "seeds"), r => Assert.Equal("kubermatic", r.Namespace));
+        Assert.All(h.Server.Requests.Where(r => r.Resource == "clusters"), r => Assert.Null(r.Namespace));
+    }
+
+    [Fact]
+    public async Task LargeLists_AreReadInPages()
+    {
+        await using var h = await SourceHarness.CreateAsync(output);
+        h.Server.Upsert("seeds", Objects.Seed());
+        for (var i = 0; i < 25; i++)
+        {
+            h.Server.Upsert("clusters", Objects.Cluster($"c{i:D2}"));
+        }
+        h.Start(SourceHarness.TestOptions with { ListPageSize = 10 });
+        await h.Sink.WaitForAsync(i => i.Clusters.Count == 25, "all 25 clusters");
+        var lists = h.Server.Requests.Where(r => r.Resource == "clusters" && !r.IsWatch).ToList();
+        Assert.Equal(3, lists.Count);
+        Assert.All(lists, r => Assert.Equal("10", r.Query["limit"]));
+        Assert.False(lists[0].Query.ContainsKey("continue"));
+        Assert.True(lists[2].Query.ContainsKey("continue"));
+    }
+
+    [Fact]
+    public async Task WatchAsyncStream_YieldsInventoriesUntilCancelled()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        server.Upsert("seeds", Objects.Seed());
+        Objects.AddTenant(server, "a1");
+        var source = new Sources.Kubernetes.Watch.KubernetesSource(server.CreateClient(), SourceHarness.TestOptions, new RecordingLogger(output));
+        using var cts = new CancellationTokenSource(Patience);
+        var seen = new List<int>();
+        await foreach (var inventory in source.WatchAsync(cts.Token))
+        {
+            seen.Add(inventory.Clusters.Count);
+            if (seen.Count == 1)
+            {
+                server.Upsert("clusters", Objects.Cluster("b2"));
+            }
+            else if (inventory.Clusters.Count == 2)
+            {
+                break; // leaving the loop stops the source
+            }
+        }
+        Assert.Equal([1, 2], seen);
+        Assert.False(cts.IsCancellationRequested);
+    }
+
+    [Fact]
+    public void Backoff_DoublesPerFailure_IsCapped_AndJittered()
+    {
+        var initial = TimeSpan.FromMilliseconds(500);
+        var max = TimeSpan.FromSeconds(30);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), Sources.Kubernetes.Watch.WatchBackoff.Delay(1, initial, max, 0));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), Sources.Kubernetes.Watch.WatchBackoff.Delay(1, initial, max, 1));
+        Assert.Equal(TimeSpan.FromMilliseconds(1000), Sources.Kubernetes.Watch.WatchBackoff.Delay(3, initial, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(15), Sources.Kubernetes.Watch.WatchBackoff.Delay(10, initial, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(30), Sources.Kubernetes.Watch.WatchBackoff.Delay(1000, initial, max, 1));
     }
 }

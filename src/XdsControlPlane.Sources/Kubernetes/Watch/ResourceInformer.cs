@@ -391,13 +391,8 @@ public sealed class ResourceInformer<T> : IInformer
         }
     }
 
-    private TimeSpan Backoff(int failures)
-    {
-        var exponent = Math.Min(Math.Max(failures - 1, 0), 20);
-        var ceiling = Math.Min(_options.BackoffMax.TotalMilliseconds, _options.BackoffInitial.TotalMilliseconds * Math.Pow(2, exponent));
-        // "Equal jitter": at least half the delay, so retries spread out without ever hammering the server.
-        return TimeSpan.FromMilliseconds(ceiling / 2 + (Random.Shared.NextDouble() * ceiling / 2));
-    }
+    private TimeSpan Backoff(int failures) =>
+        WatchBackoff.Delay(failures, _options.BackoffInitial, _options.BackoffMax, Random.Shared.NextDouble());
 
     private void SetError(Exception e)
     {
@@ -416,4 +411,20 @@ public sealed class ResourceInformer<T> : IInformer
 
     public static string KeyOf(T item) =>
         string.IsNullOrEmpty(item.Metadata?.NamespaceProperty) ? item.Metadata?.Name ?? "" : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
+}
+
+/// <summary>The delay before retrying a failed list or watch.</summary>
+public static class WatchBackoff
+{
+    /// <summary>
+    /// <paramref name="initial"/> doubled per consecutive failure, capped at <paramref name="max"/>, with "equal jitter":
+    /// between half and all of that, by <paramref name="random"/> in [0, 1). Retries of many replicas spread out,
+    /// and none comes back sooner than half the backoff.
+    /// </summary>
+    public static TimeSpan Delay(int failures, TimeSpan initial, TimeSpan max, double random)
+    {
+        var exponent = Math.Min(Math.Max(failures - 1, 0), 30);
+        var ceiling = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, exponent));
+        return TimeSpan.FromMilliseconds((ceiling / 2) + (Math.Clamp(random, 0, 1) * ceiling / 2));
+    }
 }
