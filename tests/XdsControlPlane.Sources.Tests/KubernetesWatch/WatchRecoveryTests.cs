@@ -87,4 +87,25 @@ public sealed class WatchRecoveryTests(ITestOutputHelper output)
         Assert.Equal(3, h.Logger.Count("ListFailed"));
         Assert.Single(h.Sink.All);
     }
+
+    [Fact]
+    public async Task GoneRightAfterEveryList_IsRetriedWithBackoffAndRecovers()
+    {
+        await using var h = await SourceHarness.CreateAsync(output);
+        h.Server.Upsert("seeds", Objects.Seed());
+        Objects.AddTenant(h.Server, "a1");
+        for (var i = 0; i < 3; i++)
+        {
+            h.Server.EnqueueWatchMode("clusters", WatchMode.HttpGone);
+        }
+        h.Start();
+        await h.Sink.WaitForAsync(i => i.Clusters.Count == 1, "a1");
+        await Wait.UntilAsync(() => h.Server.OpenWatches("clusters") == 1, "clusters finally watched");
+        h.Server.Upsert("clusters", Objects.Cluster("b2"));
+        await h.Sink.WaitForAsync(i => i.Clusters.Count == 2, "b2");
+        var status = h.Informer("clusters");
+        Assert.Equal(3, status.Gone);
+        Assert.Equal(3, status.Relists);
+        Assert.Equal(0, status.SynthesizedDeletes);
+    }
 }

@@ -148,6 +148,7 @@ public sealed class ResourceInformer<T> : IInformer
     {
         var failures = 0;
         var needList = true;
+        var freshList = false; // the resourceVersion being watched came from a list, not from events
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -158,7 +159,7 @@ public sealed class ResourceInformer<T> : IInformer
                     {
                         await ListAsync(cancellationToken);
                         needList = false;
-                        failures = 0;
+                        freshList = true;
                     }
                     catch (Exception e) when (!cancellationToken.IsCancellationRequested)
                     {
@@ -171,6 +172,11 @@ public sealed class ResourceInformer<T> : IInformer
                 }
 
                 var outcome = await WatchOnceAsync(cancellationToken);
+                if (outcome.Delivered > 0)
+                {
+                    freshList = false;
+                    failures = 0;
+                }
                 switch (outcome.Kind)
                 {
                     case WatchEnd.Closed:
@@ -180,6 +186,11 @@ public sealed class ResourceInformer<T> : IInformer
                         Interlocked.Increment(ref _gone);
                         KubernetesSourceLog.WatchGone(_logger, Name, outcome.ResourceVersion);
                         needList = true;
+                        if (freshList)
+                        {
+                            // 410 for a resourceVersion just listed: something is wrong server-side; do not re-list in a loop.
+                            await Task.Delay(Backoff(++failures), _time, cancellationToken);
+                        }
                         break;
                     case WatchEnd.Hung:
                         Interlocked.Increment(ref _watchRestarts);
@@ -188,8 +199,7 @@ public sealed class ResourceInformer<T> : IInformer
                         break;
                     case WatchEnd.Failed:
                         Interlocked.Increment(ref _watchRestarts);
-                        failures = outcome.Delivered > 0 ? 1 : failures + 1;
-                        var delay = Backoff(failures);
+                        var delay = Backoff(++failures);
                         if (outcome.Error is not null)
                         {
                             SetError(outcome.Error);
