@@ -1,0 +1,92 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Pipeline;
+
+namespace XdsControlPlane.Server.Debug;
+
+/// <summary>Read-only views of the compiled tenants: effective ranges, enforcement state, and the verdict query.</summary>
+public static class TenantDebugEndpoints
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    public static IEndpointRouteBuilder MapTenantDebugEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/", () => Results.Json(new
+        {
+            Endpoints = new[]
+            {
+                "/debug/tenants", "/debug/tenants/{id}", "/debug/allow?tenant=X&ip=A", "/debug/diagnostics", "/debug/seed",
+                "/debug/syncz", "/debug/config_dump", "/metrics",
+            },
+        }, Json));
+
+        endpoints.MapGet("/debug/tenants", (ConfigPipeline pipeline) => pipeline.Current is { } current
+            ? Results.Json(new { SnapshotVersion = current.Snapshot.Version, Tenants = current.Reports }, Json)
+            : NothingApplied(pipeline));
+
+        endpoints.MapGet("/debug/tenants/{id}", (string id, ConfigPipeline pipeline) =>
+            pipeline.Current?.GetReport(id) is { } report ? Results.Json(report, Json)
+                : Results.Json(new { Error = $"no tenant '{id}' is served; see /debug/tenants and /debug/diagnostics" }, Json, statusCode: 404));
+
+        endpoints.MapGet("/debug/seed", (ConfigPipeline pipeline) => pipeline.Current is { } current
+            ? Results.Json(current.Model.Seed with { }, Json)
+            : NothingApplied(pipeline));
+
+        endpoints.MapGet("/debug/diagnostics", (ConfigPipeline pipeline) =>
+            Results.Json(new { pipeline.LastApplied, Diagnostics = pipeline.Diagnostics }, Json));
+
+        endpoints.MapGet("/debug/allow", (string? tenant, string? ip, ConfigPipeline pipeline) =>
+        {
+            if (string.IsNullOrEmpty(tenant) || string.IsNullOrEmpty(ip))
+            {
+                return Results.Json(new { Error = "usage: /debug/allow?tenant=<cluster id>&ip=<address>" }, Json, statusCode: 400);
+            }
+            if (!IPAddress.TryParse(ip, out var address) || ip.Contains('%', StringComparison.Ordinal))
+            {
+                return Results.Json(new { Error = $"'{ip}' is not an IPv4 or IPv6 address" }, Json, statusCode: 400);
+            }
+            if (pipeline.Current?.GetReport(tenant) is not { } report)
+            {
+                return Results.Json(new { Error = $"no tenant '{tenant}' is served; see /debug/tenants" }, Json, statusCode: 404);
+            }
+            return Results.Json(Verdict(report, address), Json);
+        });
+        return endpoints;
+    }
+
+    /// <summary>Answers with the CIDR trie: does the list admit the address, by which original range(s), and is that what Envoy enforces?</summary>
+    public static AllowVerdict Verdict(TenantReport report, IPAddress address)
+    {
+        var match = report.Ranges.Match(address);
+        var listAllows = report.Enforcement switch
+        {
+            Enforcement.Unrestricted or Enforcement.NotApplicable => true,
+            _ => match.IsMatch,
+        };
+        var served = report.Enforcement switch
+        {
+            Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol => match.IsMatch,
+            Enforcement.NotEnforceableDenyAll => false,
+            _ => true,
+        };
+        return new AllowVerdict(report.Id, address.ToString(), served, listAllows,
+            match.MatchedRanges.Select(r => r.ToString()).ToList(), report.Enforcement,
+            report.Enforcement is Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol or Enforcement.NotEnforceableDenyAll,
+            report.Reason);
+    }
+
+    private static IResult NothingApplied(ConfigPipeline pipeline) =>
+        Results.Json(new { Error = "no configuration has been applied yet", pipeline.Diagnostics }, Json, statusCode: 503);
+}
+
+/// <param name="Allowed">Whether the configuration Envoy is served lets the address in.</param>
+/// <param name="ListAllows">Whether the tenant's effective list (tenant ∪ seed) contains the address.</param>
+/// <param name="MatchedRanges">The tenant's or seed's original ranges that contain it, most specific first.</param>
+public sealed record AllowVerdict(string Tenant, string Ip, bool Allowed, bool ListAllows, IReadOnlyList<string> MatchedRanges,
+    Enforcement Enforcement, bool Enforced, string Reason);

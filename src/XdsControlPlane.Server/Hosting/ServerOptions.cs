@@ -1,0 +1,56 @@
+using System.Net;
+
+namespace XdsControlPlane.Server.Hosting;
+
+/// <summary>Command line of the executable. Kubernetes-source flags are read by <c>KubernetesSourceOptions.Parse</c>.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>"folder" (default: the embedded, file-based source) or "kubernetes".</summary>
+    public string Source { get; init; } = "folder";
+
+    public string Input { get; init; } = "envoy-config/examples/aws-seed";
+
+    /// <summary>Where Envoy connects (gRPC, HTTP/2 cleartext). envoy-manager's <c>-listen-address</c>.</summary>
+    public IPEndPoint ListenAddress { get; init; } = new(IPAddress.Loopback, 8001);
+
+    /// <summary>The debug endpoint (HTTP JSON and /metrics); loopback by default: it shows every tenant's policy.</summary>
+    public IPEndPoint DebugAddress { get; init; } = new(IPAddress.Loopback, 8080);
+
+    public static ServerOptions Parse(string[] args)
+    {
+        var options = new ServerOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            var (name, value) = Split(args, ref i);
+            options = name switch
+            {
+                "source" => value is "folder" or "kubernetes" ? options with { Source = value }
+                    : throw new ArgumentException($"--source must be 'folder' or 'kubernetes', not '{value}'"),
+                "input" => options with { Input = value },
+                "listen-address" => options with { ListenAddress = Endpoint(name, value) },
+                "debug-address" => options with { DebugAddress = Endpoint(name, value) },
+                _ => options, // the Kubernetes source's own flags
+            };
+        }
+        return options;
+    }
+
+    private static (string Name, string Value) Split(string[] args, ref int i)
+    {
+        var arg = args[i].TrimStart('-');
+        var eq = arg.IndexOf('=', StringComparison.Ordinal);
+        if (eq >= 0)
+        {
+            return (arg[..eq], arg[(eq + 1)..]);
+        }
+        return i + 1 < args.Length && !args[i + 1].StartsWith('-') ? (arg, args[++i]) : (arg, "true");
+    }
+
+    private static IPEndPoint Endpoint(string name, string value)
+    {
+        var text = value.StartsWith(':') ? "0.0.0.0" + value : value;
+        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port > 0
+            ? endpoint
+            : throw new ArgumentException($"--{name} '{value}' is not an address:port (for example 127.0.0.1:8001)");
+    }
+}
