@@ -15,7 +15,11 @@ public readonly record struct NodeKey(string Id, string Cluster)
 }
 
 /// <summary>The current snapshot (and when it was accepted) as one immutable pair.</summary>
-public sealed record CurrentSnapshot(Snapshot Snapshot, DateTimeOffset AcceptedAt, long Generation);
+public sealed record CurrentSnapshot(Snapshot Snapshot, DateTimeOffset AcceptedAt, long Generation)
+{
+    /// <summary>False until the first snapshot is accepted: until then nothing is served.</summary>
+    public bool IsApplied => Generation > 0;
+}
 
 /// <summary>
 /// Holds the one current snapshot all streams serve. A new snapshot is checked for consistency and
@@ -71,7 +75,7 @@ public sealed class SnapshotCache
         lock (_setLock)
         {
             var previous = _current;
-            if (previous.Snapshot.Version == snapshot.Version)
+            if (previous.IsApplied && previous.Snapshot.Version == snapshot.Version)
             {
                 return true;
             }

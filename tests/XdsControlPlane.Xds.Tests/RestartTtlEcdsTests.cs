@@ -108,3 +108,23 @@ public sealed class RestartTtlEcdsTests
         Assert.Equal(["tenant-a-rbac"], (await ecds.NextAsync()).Names());
     }
 }
+
+/// <summary>A replica still reading its source must not answer: an empty LDS/CDS response deletes all of Envoy's config.</summary>
+public sealed class StartupTests
+{
+    [Fact]
+    public async Task NothingIsServedBeforeTheFirstSnapshotIsApplied_ThenPendingRequestsAreAnswered()
+    {
+        await using var server = await XdsTestServer.StartAsync(null);
+        await using var client = server.Ads();
+        await client.RequestAsync(TypeUrls.Listener);
+        await client.RequestAsync(TypeUrls.Cluster);
+        await client.ExpectNothingAsync();
+
+        server.Set(Snap(Cluster("a", 8080), Listener("l1", 10000, "a")));
+        var first = await client.NextAsync();
+        var second = await client.NextAsync();
+        Assert.Equal([TypeUrls.Cluster, TypeUrls.Listener], new[] { first.TypeUrl, second.TypeUrl });
+        Assert.Equal(["l1"], second.Names());
+    }
+}

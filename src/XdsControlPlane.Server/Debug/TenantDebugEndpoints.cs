@@ -22,7 +22,7 @@ public static class TenantDebugEndpoints
             Endpoints = new[]
             {
                 "/debug/tenants", "/debug/tenants/{id}", "/debug/allow?tenant=X&ip=A", "/debug/diagnostics", "/debug/seed",
-                "/debug/syncz", "/debug/config_dump", "/metrics",
+                "/debug/syncz", "/debug/config_dump", "/debug/source", "/metrics",
             },
         }, Json));
 

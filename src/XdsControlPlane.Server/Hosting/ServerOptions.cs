@@ -49,7 +49,7 @@ public sealed record ServerOptions
     private static IPEndPoint Endpoint(string name, string value)
     {
         var text = value.StartsWith(':') ? "0.0.0.0" + value : value;
-        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port > 0
+        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port >= 0
             ? endpoint
             : throw new ArgumentException($"--{name} '{value}' is not an address:port (for example 127.0.0.1:8001)");
     }

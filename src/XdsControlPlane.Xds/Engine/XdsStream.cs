@@ -157,6 +157,13 @@ internal abstract class XdsStream
         {
             signal.TryRead(out _);
             var current = Engine.Cache.GetSnapshot(Node);
+            if (!current.IsApplied)
+            {
+                // Nothing applied yet (a replica still reading its source). Answering now would send Envoy an
+                // empty state, and an empty LDS/CDS response deletes every listener and cluster it has. Requests
+                // stay pending and are answered when the first snapshot is accepted (it wakes this loop).
+                continue;
+            }
             List<(string TypeUrl, TResponse Response)> batch;
             lock (Gate)
             {

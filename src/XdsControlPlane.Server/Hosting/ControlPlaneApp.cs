@@ -1,0 +1,64 @@
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Server.Debug;
+using XdsControlPlane.Sources.Folder;
+using XdsControlPlane.Sources.Kubernetes.Watch;
+using XdsControlPlane.Xds;
+
+namespace XdsControlPlane.Server.Hosting;
+
+/// <summary>Builds the whole control plane: source → pipeline → snapshot cache → xDS, plus the debug endpoint.</summary>
+public static class ControlPlaneApp
+{
+    public static WebApplication Build(ServerOptions options, KubernetesSourceOptions? kubernetesOptions = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // Envoy speaks gRPC over cleartext HTTP/2 (h2c): the endpoint must be HTTP/2 only.
+            kestrel.Listen(options.ListenAddress, o => o.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(options.DebugAddress, o => o.Protocols = HttpProtocols.Http1);
+            // Notice half-dead Envoy connections; Envoy pings too (connection_keepalive in the bootstraps).
+            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
+            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
+        });
+        builder.Services.AddXdsServer();
+        builder.Services.AddSingleton(sp =>
+        {
+            var cache = sp.GetRequiredService<SnapshotCache>();
+            return new ConfigPipeline(snapshot => cache.TrySetSnapshot(snapshot), sp.GetRequiredService<ILogger<ConfigPipeline>>());
+        });
+        if (kubernetesOptions is null)
+        {
+            builder.Services.AddSingleton(sp => new FolderSource(options.Input, sp.GetRequiredService<ILogger<FolderSource>>()));
+            builder.Services.AddHostedService<FolderSourceService>();
+        }
+        else
+        {
+            var client = KubernetesSourceService.CreateClient(kubernetesOptions);
+            builder.Services.AddSingleton(client);
+            builder.Services.AddSingleton(sp => new KubernetesSource(client, kubernetesOptions, sp.GetRequiredService<ILogger<KubernetesSource>>()));
+            builder.Services.AddSingleton(sp => new ClusterEventRecorder(client, sp.GetRequiredService<ILogger<ClusterEventRecorder>>(),
+                new ClusterEventRecorderOptions { Namespace = kubernetesOptions.EventNamespace, RepeatInterval = kubernetesOptions.EventRepeatInterval }));
+            builder.Services.AddHostedService<KubernetesSourceService>();
+        }
+        // Streams are closed cleanly on shutdown; Envoy keeps its last config and reconnects to another replica.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
+
+        var app = builder.Build();
+        app.MapXdsServices();
+        // Debug views only on the debug port (loopback by default): they show every tenant's policy.
+        var debug = app.MapGroup("").RequireHost($"*:{options.DebugAddress.Port}");
+        if (options.DebugAddress.Port == 0)
+        {
+            debug = app.MapGroup("");
+        }
+        debug.MapXdsDebugEndpoints();
+        debug.MapTenantDebugEndpoints();
+        debug.MapGet("/debug/source", (IServiceProvider sp) => sp.GetService<KubernetesSource>() is { } source
+            ? Results.Json(source.GetStatus())
+            : Results.Json(new { Source = "folder", Folder = sp.GetRequiredService<FolderSource>().Folder }));
+        return app;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Envoy.Config.Listener.V3;
+using Envoy.Service.Discovery.V3;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using XdsControlPlane.Server.Hosting;
+using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3.RBAC;
+
+namespace XdsControlPlane.Server.Tests;
+
+/// <summary>
+/// The real executable's pipeline, end to end: a folder of manifests → translation → compiler → cache →
+/// ADS over real HTTP/2 on loopback, and the debug endpoint over HTTP/1. Edits to the folder reach the
+/// ADS client; a bad edit never does.
+/// </summary>
+public sealed class EndToEndTests : IAsyncLifetime
+{
+    private const string Tenant = "k7x2m9p4qz";
+    private const string Hostname = "k7x2m9p4qz.europe-central.dev.kubermatic.io";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"xds-e2e-{Guid.NewGuid():N}");
+    private WebApplication _app = null!;
+    private GrpcChannel _channel = null!;
+    private HttpClient _debug = null!;
+
+    public async Task InitializeAsync()
+    {
+        var example = Path.Combine(AppContext.BaseDirectory, "../../../../../envoy-config/examples/aws-seed");
+        Directory.CreateDirectory(_folder);
+        foreach (var file in Directory.GetFiles(example))
+        {
+            File.Copy(file, Path.Combine(_folder, Path.GetFileName(file)));
+        }
+        _app = ControlPlaneApp.Build(new ServerOptions
+        {
+            Input = _folder,
+            ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+        });
+        await _app.StartAsync();
+        var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+        // Kestrel reports the endpoints in the order they were configured: xDS first, then debug.
+        _channel = GrpcChannel.ForAddress(addresses[0]);
+        _debug = new HttpClient { BaseAddress = new Uri(addresses[1]), Timeout = Timeout };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _channel.Dispose();
+        _debug.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheExampleSeedIsServedOverAdsAndFolderEditsArePushed()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel);
+        using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
+        var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" };
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener });
+        var first = await Next(stream, cts.Token);
+        Assert.Equal(Compiler.Snapshots.TypeUrls.Listener, first.TypeUrl);
+        var names = first.Resources.Select(r => r.Unpack<Listener>().Name).ToList();
+        Assert.Contains("sni_listener", names);
+        Assert.Contains("tunneling_listener", names);
+        Assert.Contains("service_stats", names);
+        Assert.Contains("cluster-b5n8w3r6tj/apiserver-external-secure", names); // a NodePort listener
+        var rbac = SniRbac(first);
+        Assert.Contains(rbac.Rules.Policies.Values.SelectMany(p => p.Principals), p => p.DirectRemoteIp?.AddressPrefix == "203.0.113.0");
+        await Ack(stream, first);
+
+        // Narrow the tenant's list in the folder: the change must reach the stream.
+        var clusters = Path.Combine(_folder, "clusters.yaml");
+        await File.WriteAllTextAsync(clusters, (await File.ReadAllTextAsync(clusters)).Replace("- 203.0.113.0/24", "- 203.0.113.0/25", StringComparison.Ordinal));
+        var second = await Next(stream, cts.Token);
+        Assert.NotEqual(first.VersionInfo, second.VersionInfo);
+        var narrowed = SniRbac(second);
+        var prefixes = narrowed.Rules.Policies.Values.SelectMany(p => p.Principals).Select(p => $"{p.DirectRemoteIp?.AddressPrefix}/{p.DirectRemoteIp?.PrefixLen}").ToList();
+        Assert.Contains("203.0.113.0/25", prefixes);
+        Assert.DoesNotContain("203.0.113.0/24", prefixes);
+        await Ack(stream, second);
+
+        var verdict = await _debug.GetFromJsonAsync<JsonElement>($"/debug/allow?tenant={Tenant}&ip=203.0.113.200");
+        Assert.False(verdict.GetProperty("allowed").GetBoolean());
+        Assert.True(verdict.GetProperty("enforced").GetBoolean());
+
+        // A bad edit: the error is reported with object and field, nothing is pushed, the last good list stays.
+        await File.WriteAllTextAsync(clusters, (await File.ReadAllTextAsync(clusters)).Replace("- 203.0.113.0/25", "- 203.0.113.7/25", StringComparison.Ordinal));
+        var diagnostics = await Eventually(async () =>
+        {
+            var json = await _debug.GetFromJsonAsync<JsonElement>("/debug/diagnostics");
+            var all = json.GetProperty("diagnostics").EnumerateArray().ToList();
+            return all.Any(d => d.GetProperty("code").GetString() == "InvalidCidr") ? all : null;
+        });
+        Assert.Contains(diagnostics, d => d.GetProperty("object").GetString() == $"Cluster/{Tenant}"
+            && d.GetProperty("field").GetString()!.StartsWith("spec.apiServerAllowedIPRanges.cidrBlocks[", StringComparison.Ordinal));
+        var report = await _debug.GetFromJsonAsync<JsonElement>($"/debug/tenants/{Tenant}");
+        Assert.True(report.GetProperty("servingLastGood").GetBoolean());
+        var noPush = stream.ResponseStream.MoveNext(cts.Token);
+        Assert.NotSame(noPush, await Task.WhenAny(noPush, Task.Delay(TimeSpan.FromMilliseconds(800), cts.Token)));
+
+        var syncz = await _debug.GetFromJsonAsync<JsonElement>("/debug/syncz");
+        Assert.Contains("SYNCED", syncz.ToString(), StringComparison.Ordinal);
+        cts.Cancel();
+    }
+
+    private static NetworkRbac SniRbac(DiscoveryResponse response)
+    {
+        var listener = response.Resources.Select(r => r.Unpack<Listener>()).Single(l => l.Name == "sni_listener");
+        var chain = listener.FilterChains.Single(c => c.FilterChainMatch.ServerNames.Contains(Hostname));
+        // Found by type: the filter's name is the compiler's business (it may carry a revocation generation).
+        return chain.Filters.Single(f => f.TypedConfig?.Is(NetworkRbac.Descriptor) == true).TypedConfig.Unpack<NetworkRbac>();
+    }
+
+    private static async Task<DiscoveryResponse> Next(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, CancellationToken token)
+    {
+        var move = stream.ResponseStream.MoveNext(token);
+        var done = await Task.WhenAny(move, Task.Delay(Timeout, token));
+        Assert.True(done == move && await move, "no response from the server in time");
+        return stream.ResponseStream.Current;
+    }
+
+    private static Task Ack(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse response) =>
+        stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = response.TypeUrl, VersionInfo = response.VersionInfo, ResponseNonce = response.Nonce });
+
+    private static async Task<T> Eventually<T>(Func<Task<T?>> probe) where T : class
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+            await Task.Delay(100);
+        }
+        throw new TimeoutException("condition not reached in time");
+    }
+}
