@@ -45,6 +45,21 @@ public enum ConfigSourceStyle
     Grpc,
 }
 
+/// <summary>How each tenant's network RBAC filter reaches Envoy.</summary>
+public enum RbacDelivery
+{
+    /// <summary>
+    /// ECDS (Envoy ≥ 1.28): each tenant chain or NodePort listener names a filter whose config is a separate
+    /// <c>TypedExtensionConfig</c>, so an allowlist edit re-sends that one resource, not the shared
+    /// <c>sni_listener</c>. Narrowing still changes the tenant's own chain (a revocation generation in the
+    /// filter's name) so that Envoy drains the connections the new list no longer admits.
+    /// </summary>
+    Ecds,
+
+    /// <summary>The RBAC config inside each chain: every edit re-sends the listener and drains the tenant's chain.</summary>
+    Inline,
+}
+
 public sealed record SeedSettings
 {
     public string Name { get; init; } = "kubermatic";
@@ -75,6 +90,17 @@ public sealed record SeedSettings
 
     /// <summary>The bootstrap's static cluster that reaches this control plane (used with <see cref="ConfigSourceStyle.Grpc"/>).</summary>
     public string XdsClusterName { get; init; } = "xds_cluster";
+
+    /// <summary>Seed annotation <c>nodeport-proxy.k8s.io/rbac-delivery</c>: <c>ecds</c> (default) or <c>inline</c>.</summary>
+    public RbacDelivery RbacDelivery { get; init; } = RbacDelivery.Ecds;
+
+    /// <summary>
+    /// With ECDS delivery: the longest a tenant TCP connection (SNI chain, NodePort listener) may live
+    /// (<c>tcp_proxy.max_downstream_connection_duration</c>), the hard bound on how long a connection from a
+    /// revoked address can survive when a narrowing was not seen as such (the control plane restarted across
+    /// it). Seed annotation <c>nodeport-proxy.k8s.io/max-connection-duration</c> (<c>90m</c>, <c>2h</c>; <c>0</c> = none).
+    /// </summary>
+    public TimeSpan MaxConnectionDuration { get; init; } = TimeSpan.FromHours(1);
 
     public int SniPort { get; init; } = 6443;
 

@@ -90,13 +90,46 @@ public static class RbacEvaluator
         return network.Contains(address);
     }
 
+    private const string NetworkRbacType = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
+
     /// <summary>The network RBAC filter of the SNI chain for <paramref name="hostname"/>, or null if the chain has none.</summary>
     public static NetworkRbac? SniRbac(Snapshot snapshot, string hostname)
     {
         var listener = (Listener)snapshot.Get(TypeUrls.Listener).Resources["sni_listener"].Message;
         var chain = listener.FilterChains.Single(c => c.FilterChainMatch.ServerNames.Contains(hostname));
-        var filter = chain.Filters.FirstOrDefault(f => f.Name == "envoy.filters.network.rbac");
-        return filter?.TypedConfig.Unpack<NetworkRbac>();
+        return ChainRbac(snapshot, chain);
+    }
+
+    /// <summary>The network RBAC of the (single) chain of a NodePort listener, or null if it has none.</summary>
+    public static NetworkRbac? NodePortRbac(Snapshot snapshot, string listenerName)
+    {
+        var listener = (Listener)snapshot.Get(TypeUrls.Listener).Resources[listenerName].Message;
+        return ChainRbac(snapshot, listener.FilterChains.Single());
+    }
+
+    /// <summary>
+    /// The RBAC a chain applies: inline (<c>typed_config</c>), or by ECDS (<c>config_discovery</c>), followed as
+    /// Envoy does: the TypedExtensionConfig of the filter's name in the snapshot, whose type must be one the
+    /// filter accepts. A discovered filter whose config is missing would close connections: that is an error here.
+    /// </summary>
+    public static NetworkRbac? ChainRbac(Snapshot snapshot, FilterChain chain)
+    {
+        var inline = chain.Filters.FirstOrDefault(f => f.Name == "envoy.filters.network.rbac");
+        if (inline is not null)
+        {
+            return inline.TypedConfig.Unpack<NetworkRbac>();
+        }
+        var discovered = chain.Filters.FirstOrDefault(f => f.ConfigDiscovery is { } d && d.TypeUrls.Contains(NetworkRbacType));
+        if (discovered is null)
+        {
+            return null;
+        }
+        var extensions = snapshot.Get(TypeUrls.ExtensionConfig).Resources;
+        Assert.True(extensions.ContainsKey(discovered.Name), $"ECDS filter '{discovered.Name}' has no TypedExtensionConfig");
+        var config = (Envoy.Config.Core.V3.TypedExtensionConfig)extensions[discovered.Name].Message;
+        Assert.Equal(discovered.Name, config.Name);
+        Assert.Contains(config.TypedConfig.TypeUrl, discovered.ConfigDiscovery.TypeUrls);
+        return config.TypedConfig.Unpack<NetworkRbac>();
     }
 
 }

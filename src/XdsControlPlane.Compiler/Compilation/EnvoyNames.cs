@@ -34,6 +34,16 @@ public static class EnvoyNames
     /// <summary>A stat prefix per tenant so that allowed/denied connections are countable per tenant.</summary>
     public static string TenantStatPrefix(string tenantId, string path) => $"tenant.{Sanitize(tenantId)}.{path}.";
 
+    /// <summary>The type a tenant's ECDS filter accepts.</summary>
+    public const string NetworkRbacTypeUrl = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
+
+    /// <summary>
+    /// The ECDS name of a tenant's network RBAC for one path ("sni", "nodeport"): unique per tenant and path,
+    /// and carrying the tenant's revocation generation, so a narrowing renames the filter (and so changes only
+    /// that tenant's chains) while a widening re-sends only the TypedExtensionConfig under the same name.
+    /// </summary>
+    public static string EcdsRbac(string tenantId, string path, string generation) => $"rbac.tenant.{Sanitize(tenantId)}.{path}.r{generation}";
+
     // Envoy stat names use '.' as a separator; keep tenant ids from adding levels.
     private static string Sanitize(string id) => id.Replace('.', '_');
 }

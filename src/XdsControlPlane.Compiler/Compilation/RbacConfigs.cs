@@ -50,6 +50,14 @@ public static class RbacConfigs
         return config;
     }
 
+    /// <summary><c>rules</c> absent: the filter enforces nothing (ECDS delivery for a tenant without a list).</summary>
+    public static NetworkRbac.RBAC NetworkUnrestricted(string tenantId, string path) =>
+        new() { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path) };
+
+    /// <summary>Rules with no policy: every connection denied, counted under the tenant's prefix (the ECDS default config).</summary>
+    public static NetworkRbac.RBAC NetworkDenyAll(string tenantId, string path) =>
+        new() { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path), Rules = DenyAll() };
+
     /// <summary>The per-virtual-host HTTP RBAC override for a tunneled tenant, or null for no filter.</summary>
     public static HttpRbac.RBACPerRoute? Http(string tenantId, AllowlistDecision decision, SeedSettings seed)
     {

@@ -91,7 +91,7 @@ public static class SeedCompiler
             }
             else
             {
-                artifacts = TenantCompiler.Compile(tenant, seed, lostPorts ?? (IReadOnlySet<string>)ImmutableHashSet<string>.Empty, conflictKey);
+                artifacts = TenantCompiler.Compile(tenant, seed, lostPorts ?? (IReadOnlySet<string>)ImmutableHashSet<string>.Empty, conflictKey, old);
                 recompiled++;
                 changed.Add((old, artifacts));
             }
@@ -109,15 +109,17 @@ public static class SeedCompiler
         }
         var compiled = tenants.ToImmutable();
 
-        ResourceSet clusters, endpoints, listeners;
+        ResourceSet clusters, endpoints, listeners, extensions;
         if (reuse)
         {
+            extensions = Patch(previous!.Snapshot.Get(TypeUrls.ExtensionConfig), changed, a => a.ExtensionConfigs);
             clusters = Patch(previous!.Snapshot.Get(TypeUrls.Cluster), changed, a => a.Clusters);
             endpoints = Patch(previous.Snapshot.Get(TypeUrls.Endpoint), changed, a => a.Endpoints);
             listeners = Patch(previous.Snapshot.Get(TypeUrls.Listener), changed, a => a.NodePortListeners);
         }
         else
         {
+            extensions = new ResourceSet(TypeUrls.ExtensionConfig, compiled.Values.SelectMany(a => a.ExtensionConfigs));
             clusters = new ResourceSet(TypeUrls.Cluster,
                 compiled.Values.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed))));
             endpoints = new ResourceSet(TypeUrls.Endpoint, compiled.Values.SelectMany(a => a.Endpoints));
@@ -151,7 +153,7 @@ public static class SeedCompiler
         }
         listeners = listeners.With(shared, sharedRemoved);
 
-        var snapshot = new Snapshot([clusters, endpoints, listeners, routes]);
+        var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
         return new CompiledSeed(model, snapshot, compiled, diagnostics, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled);
     }
 

@@ -34,6 +34,15 @@ public sealed record TenantArtifacts(
 {
     public TenantReport Report { get; init; } = null!;
 
+    /// <summary>ECDS delivery: the tenant's RBAC filter configs (one per path it uses), named as its filters.</summary>
+    public IReadOnlyList<EnvoyResource> ExtensionConfigs { get; init; } = [];
+
+    /// <summary>The addresses the served RBAC admits, to tell narrowing from widening at the next compile.</summary>
+    public Admission Admission { get; init; } = null!;
+
+    /// <summary>ECDS delivery: the revocation generation in the filter names (see <see cref="Revocation"/>); empty inline.</summary>
+    public string RevocationGeneration { get; init; } = "";
+
     public IReadOnlyList<Diagnostic> Diagnostics { get; init; } = [];
 }
 
@@ -41,17 +50,26 @@ public sealed record TenantArtifacts(
 public static class TenantCompiler
 {
     /// <param name="lostSniPorts">"ns/svc-port" keys whose SNI hostname another, older Service holds.</param>
-    public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey)
+    /// <param name="previous">The tenant's artifacts from the previous compilation, if any: the revocation generation follows from them.</param>
+    public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey,
+        TenantArtifacts? previous = null)
     {
         var decision = AllowlistDecision.Decide(tenant, seed);
+        var admission = Admission.Of(decision, seed);
+        var ecds = seed.RbacDelivery == RbacDelivery.Ecds;
+        var generation = ecds ? Revocation.Next(previous?.RevocationGeneration, previous?.Admission, admission) : "";
         var clusters = new List<EnvoyResource>();
         var endpoints = new List<EnvoyResource>();
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
         var vhosts = new List<HashedPart<VirtualHost>>();
-        var sniRbac = RbacConfigs.Network(tenant.Id, "sni", decision, seed);
-        var nodePortRbac = RbacConfigs.Network(tenant.Id, "nodeport", decision, seed);
+        var sniRbac = RbacFilter(tenant.Id, "sni", decision, seed, generation);
+        var nodePortRbac = RbacFilter(tenant.Id, "nodeport", decision, seed, generation);
         var tunnelRbac = RbacConfigs.Http(tenant.Id, decision, seed);
+        // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
+        var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
+        var usesSni = false;
+        var usesNodePort = false;
 
         foreach (var service in tenant.Services)
         {
@@ -67,11 +85,13 @@ public static class TenantCompiler
                 endpoints.Add(new EnvoyResource(key, LoadAssignment(key, port)));
                 if (port.ViaNodePort)
                 {
-                    listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac, seed)));
+                    listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac?.Filter, seed, maxDuration)));
+                    usesNodePort = true;
                 }
                 if (viaSni)
                 {
-                    chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac)));
+                    chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
+                    usesSni = true;
                 }
                 if (port.ViaTunneling)
                 {
@@ -79,7 +99,21 @@ public static class TenantCompiler
                 }
             }
         }
-        var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, vhosts);
+        var extensionConfigs = new List<EnvoyResource>();
+        if (usesSni && sniRbac?.Extension is { } sniExtension)
+        {
+            extensionConfigs.Add(sniExtension);
+        }
+        if (usesNodePort && nodePortRbac?.Extension is { } nodePortExtension)
+        {
+            extensionConfigs.Add(nodePortExtension);
+        }
+        var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, vhosts)
+        {
+            ExtensionConfigs = extensionConfigs,
+            Admission = admission,
+            RevocationGeneration = generation,
+        };
         var diagnostics = new List<Diagnostic>();
         ReportDecision(artifacts, seed, diagnostics);
         return artifacts with { Report = Report(artifacts, false), Diagnostics = diagnostics };
@@ -135,7 +169,41 @@ public static class TenantCompiler
         },
     };
 
-    private static Listener NodePortListener(string key, int nodePort, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac, SeedSettings seed)
+    /// <summary>
+    /// The tenant's network RBAC filter for one path. Inline: the config in the filter (none when the decision
+    /// serves no filter). ECDS: always a filter, naming a TypedExtensionConfig that holds the config (a no-rules
+    /// RBAC, which enforces nothing, when the decision serves no filter), so that adding, editing or removing a
+    /// list later needs no listener change except a narrowing's rename.
+    /// </summary>
+    private static (Filter Filter, EnvoyResource? Extension)? RbacFilter(string tenantId, string path, AllowlistDecision decision,
+        SeedSettings seed, string generation)
+    {
+        var rbac = RbacConfigs.Network(tenantId, path, decision, seed);
+        if (seed.RbacDelivery == RbacDelivery.Inline)
+        {
+            return rbac is null ? null : (new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = Any.Pack(rbac) }, null);
+        }
+        rbac ??= RbacConfigs.NetworkUnrestricted(tenantId, path);
+        var name = EnvoyNames.EcdsRbac(tenantId, path, generation);
+        var filter = new Filter
+        {
+            Name = name,
+            ConfigDiscovery = new ExtensionConfigSource
+            {
+                ConfigSource = ConfigSourceFor(seed),
+                // Warm: the listener waits for the config (it is in the same snapshot). Only if ECDS fails
+                // within initial_fetch_timeout does the default apply, and it fails closed, counted under the
+                // tenant's own stat prefix. It depends on tenant and path only, never on the list.
+                DefaultConfig = Any.Pack(RbacConfigs.NetworkDenyAll(tenantId, path)),
+                ApplyDefaultConfigWithoutWarming = false,
+                TypeUrls = { EnvoyNames.NetworkRbacTypeUrl },
+            },
+        };
+        var extension = new EnvoyResource(name, new TypedExtensionConfig { Name = name, TypedConfig = Any.Pack(rbac) });
+        return (filter, extension);
+    }
+
+    private static Listener NodePortListener(string key, int nodePort, Filter? rbac, SeedSettings seed, TimeSpan? maxDuration)
     {
         var listener = new Listener { Name = key, Address = SocketAddress("0.0.0.0", nodePort) };
         if (seed.ProxyProtocol)
@@ -143,34 +211,35 @@ public static class TenantCompiler
             listener.ListenerFilters.Add(SharedListeners.ProxyProtocolFilter());
         }
         var chain = new FilterChain();
-        AddFilters(chain, key, rbac);
+        AddFilters(chain, key, rbac, maxDuration);
         listener.FilterChains.Add(chain);
         return listener;
     }
 
-    private static FilterChain SniChain(string key, string hostname, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac)
+    private static FilterChain SniChain(string key, string hostname, Filter? rbac, TimeSpan? maxDuration)
     {
         var chain = new FilterChain
         {
             Name = key,
             FilterChainMatch = new FilterChainMatch { ServerNames = { hostname }, TransportProtocol = "tls" },
         };
-        AddFilters(chain, key, rbac);
+        AddFilters(chain, key, rbac, maxDuration);
         return chain;
     }
 
     /// <summary>RBAC first, so a denied connection never reaches <c>tcp_proxy</c> (no upstream connection is opened).</summary>
-    private static void AddFilters(FilterChain chain, string cluster, Envoy.Extensions.Filters.Network.Rbac.V3.RBAC? rbac)
+    private static void AddFilters(FilterChain chain, string cluster, Filter? rbac, TimeSpan? maxDuration)
     {
         if (rbac is not null)
         {
-            chain.Filters.Add(new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = Any.Pack(rbac) });
+            chain.Filters.Add(rbac);
         }
-        chain.Filters.Add(new Filter
+        var proxy = new TcpProxy { StatPrefix = EnvoyNames.TcpStatPrefix, Cluster = cluster };
+        if (maxDuration is { } max)
         {
-            Name = EnvoyNames.TcpProxy,
-            TypedConfig = Any.Pack(new TcpProxy { StatPrefix = EnvoyNames.TcpStatPrefix, Cluster = cluster }),
-        });
+            proxy.MaxDownstreamConnectionDuration = Duration.FromTimeSpan(max);
+        }
+        chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = Any.Pack(proxy) });
     }
 
     private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute? rbac)

@@ -57,9 +57,9 @@ public static class SnapshotConsistency
             {
                 foreach (var filter in chain.Filters)
                 {
-                    if (filter.ConfigDiscovery is { } discovery && !extensions.ContainsKey(filter.Name))
+                    if (filter.ConfigDiscovery is { } discovery)
                     {
-                        problems.Add($"listener '{name}' filter '{filter.Name}' is served by ECDS but no such TypedExtensionConfig exists");
+                        CheckDiscovery(name, filter, discovery, extensions, problems);
                     }
                     if (filter.TypedConfig is null)
                     {
@@ -85,5 +85,41 @@ public static class SnapshotConsistency
             }
         }
         return problems;
+    }
+
+    /// <summary>
+    /// XDS-PROTOCOL obligation 23: the filter's name is served as a TypedExtensionConfig whose inner type is
+    /// one of the filter's <c>type_urls</c> (Envoy rejects anything else), and so is the default config.
+    /// </summary>
+    private static void CheckDiscovery(string listener, Envoy.Config.Listener.V3.Filter filter, Envoy.Config.Core.V3.ExtensionConfigSource discovery,
+        System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> extensions, List<string> problems)
+    {
+        if (discovery.TypeUrls.Count == 0)
+        {
+            problems.Add($"listener '{listener}' filter '{filter.Name}' is served by ECDS but names no type_urls");
+        }
+        if (discovery.DefaultConfig is { } fallback && !discovery.TypeUrls.Contains(fallback.TypeUrl))
+        {
+            problems.Add($"listener '{listener}' filter '{filter.Name}': default_config is a {fallback.TypeUrl}, not one of [{string.Join(", ", discovery.TypeUrls)}]");
+        }
+        if (!extensions.TryGetValue(filter.Name, out var resource))
+        {
+            problems.Add($"listener '{listener}' filter '{filter.Name}' is served by ECDS but no such TypedExtensionConfig exists");
+            return;
+        }
+        var config = (Envoy.Config.Core.V3.TypedExtensionConfig)resource.Message;
+        if (config.Name != filter.Name)
+        {
+            problems.Add($"TypedExtensionConfig '{filter.Name}' is named '{config.Name}' inside");
+        }
+        if (config.TypedConfig is null)
+        {
+            problems.Add($"TypedExtensionConfig '{filter.Name}' has no typed_config");
+        }
+        else if (!discovery.TypeUrls.Contains(config.TypedConfig.TypeUrl))
+        {
+            problems.Add($"TypedExtensionConfig '{filter.Name}' holds a {config.TypedConfig.TypeUrl}, but listener '{listener}' " +
+                $"accepts only [{string.Join(", ", discovery.TypeUrls)}]");
+        }
     }
 }

@@ -29,6 +29,12 @@ public static class Annotations
     /// <summary>Seed: "ads" (default) or "grpc" (KKP's stock bootstrap with separate LDS/CDS streams).</summary>
     public const string ConfigSource = "nodeport-proxy.k8s.io/config-source";
 
+    /// <summary>Seed: "ecds" (default: allowlist edits re-send one TypedExtensionConfig) or "inline" (RBAC inside each chain).</summary>
+    public const string RbacDelivery = "nodeport-proxy.k8s.io/rbac-delivery";
+
+    /// <summary>Seed, with ECDS delivery: the cap on a tenant TCP connection's life, e.g. "1h", "90m", "3600s"; "0" for none.</summary>
+    public const string MaxConnectionDuration = "nodeport-proxy.k8s.io/max-connection-duration";
+
     /// <summary>Cluster: "enforce" (default) or "dry-run" (shadow rules: counted, not enforced).</summary>
     public const string AllowlistMode = "nodeport-proxy.k8s.io/allowlist-mode";
 }

@@ -205,6 +205,36 @@ public static class InventoryTranslator
                     break;
             }
         }
+        if (annotations.TryGetValue(Annotations.RbacDelivery, out var delivery))
+        {
+            switch (delivery.Trim())
+            {
+                case "ecds":
+                    settings = settings with { RbacDelivery = RbacDelivery.Ecds };
+                    break;
+                case "inline":
+                    settings = settings with { RbacDelivery = RbacDelivery.Inline };
+                    break;
+                default:
+                    ok = false;
+                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.RbacDelivery}]",
+                        $"'{delivery}' is not 'ecds' or 'inline'"));
+                    break;
+            }
+        }
+        if (annotations.TryGetValue(Annotations.MaxConnectionDuration, out var maxDuration))
+        {
+            if (TryParseDuration(maxDuration.Trim(), out var duration))
+            {
+                settings = settings with { MaxConnectionDuration = duration };
+            }
+            else
+            {
+                ok = false;
+                diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.MaxConnectionDuration}]",
+                    $"'{maxDuration}' is not a duration such as '1h', '90m' or '3600s' (or '0' for no cap)"));
+            }
+        }
         if (settings.ProxyProtocol && settings.ProxyProtocolTrustedRanges.Count == 0)
         {
             ok = false;
@@ -216,6 +246,28 @@ public static class InventoryTranslator
         ok &= defaultRanges is not null;
         settings = settings with { DefaultAllowedRanges = defaultRanges ?? ValueList<CidrRange>.Empty };
         return ok ? settings : null;
+    }
+
+    /// <summary>"0", or a whole number followed by s, m or h (e.g. "90m"); at most 30 days.</summary>
+    internal static bool TryParseDuration(string text, out TimeSpan duration)
+    {
+        duration = TimeSpan.Zero;
+        if (text == "0")
+        {
+            return true;
+        }
+        if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.None,
+                System.Globalization.CultureInfo.InvariantCulture, out var amount) || amount <= 0 || amount > 30L * 24 * 3600)
+        {
+            return false;
+        }
+        var seconds = text[^1] switch { 's' => amount, 'm' => amount * 60, 'h' => amount * 3600, _ => -1 };
+        if (seconds <= 0 || seconds > 30L * 24 * 3600)
+        {
+            return false;
+        }
+        duration = TimeSpan.FromSeconds(seconds);
+        return true;
     }
 
     private static Tenant? TranslateTenant(string id, KkpCluster? cluster, List<ExposedService> services, List<Diagnostic> diagnostics)

@@ -1,0 +1,73 @@
+using XdsControlPlane.Cidr;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Compilation;
+
+/// <summary>
+/// Which source addresses a tenant's served RBAC lets open a connection: everything (no filter, dry run,
+/// not enforceable and open, no-rules RBAC), nothing (deny-all), or a set.
+/// </summary>
+public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
+{
+    public static Admission Of(AllowlistDecision decision, SeedSettings seed)
+    {
+        // With PROXY protocol, who may speak for a client is part of what is admitted.
+        var trust = seed.ProxyProtocol ? "pp:" + string.Join(",", seed.ProxyProtocolTrustedRanges.Select(r => r.ToString())) : "direct";
+        return decision.Enforcement switch
+        {
+            Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol => new(false, decision.EffectiveRanges, trust),
+            Enforcement.NotEnforceableDenyAll => new(false, CidrSet.Empty, trust),
+            _ => new(true, CidrSet.Empty, trust),
+        };
+    }
+
+    /// <summary>A canonical text of the admitted set: equal admissions have equal keys on every replica.</summary>
+    public string Key => Everything ? "everything" : $"{TrustKey}|{Ranges}";
+
+    /// <summary>True when this admission lets in every address <paramref name="old"/> let in.</summary>
+    public bool Covers(Admission old) =>
+        Everything || (!old.Everything && TrustKey == old.TrustKey && Ranges.Covers(old.Ranges));
+}
+
+/// <summary>
+/// The revocation generation of a tenant (ECDS delivery). ECDS reaches new connections only; a change of
+/// the tenant's own chain makes Envoy drain that chain, closing its connections at the end of
+/// <c>--drain-time-s</c>. So the generation (part of the ECDS filter's name, hence of the chain) changes
+/// exactly when the admitted set narrows, and stays when it widens or is unchanged.
+/// </summary>
+/// <remarks>
+/// No function of the current list alone can do this (X → wider Y must keep the chain, Y → X must change it),
+/// so the generation depends on (previous generation, previous admission, new admission) and, for a tenant
+/// compiled without a previous result (first compile, restart, another replica), on the admission alone:
+/// <list type="bullet">
+/// <item>first compile: <c>H(admission)</c>; a restart across a narrowing therefore still renames (and drains);</item>
+/// <item>narrowing: <c>H(new admission)</c>, or <c>H(new ‖ old)</c> if that equals the current generation
+/// (X → Y → X must rename again), so it always changes;</item>
+/// <item>widening or no change: kept.</item>
+/// </list>
+/// Two replicas with different histories agree again at the tenant's next narrowing (both pick
+/// <c>H(new admission)</c>); until then an Envoy moving between them drains that tenant's chain once (too much
+/// revocation, never too little).
+/// </remarks>
+public static class Revocation
+{
+    public static string Fresh(Admission admission) => Hash(admission.Key);
+
+    public static string Next(string? previousGeneration, Admission? previous, Admission current)
+    {
+        if (string.IsNullOrEmpty(previousGeneration) || previous is null)
+        {
+            return Fresh(current);
+        }
+        if (current.Covers(previous))
+        {
+            return previousGeneration;
+        }
+        var candidate = Hash(current.Key);
+        return candidate != previousGeneration ? candidate : Hash(current.Key + "\0after\0" + previous.Key);
+    }
+
+    // 8 hex digits: the generation only has to differ from the one before it (checked above).
+    private static string Hash(string text) => ContentHash.Of(text)[..8];
+}

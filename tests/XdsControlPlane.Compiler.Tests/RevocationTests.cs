@@ -1,0 +1,236 @@
+using Envoy.Config.Listener.V3;
+using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+using XdsControlPlane.Cidr;
+using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Model;
+using XdsControlPlane.Sources.Folder;
+using XdsControlPlane.Sources.Translation;
+
+namespace XdsControlPlane.Compiler.Tests;
+
+/// <summary>
+/// ECDS delivery: a widening re-sends only the tenant's TypedExtensionConfig; a narrowing changes that tenant's
+/// own chains and NodePort listeners (so Envoy drains exactly those) and nothing of any other tenant; every
+/// tenant tcp_proxy carries the connection-life cap; replicas with different histories converge.
+/// </summary>
+public sealed class RevocationTests
+{
+    private const string Sni = "k7x2m9p4qz";     // Tunneling strategy: SNI chain + CONNECT virtual host
+    private const string NodePort = "b5n8w3r6tj"; // NodePort strategy: one listener per port
+    private static readonly string Example = Path.Combine(AppContext.BaseDirectory, "../../../../../envoy-config/examples/aws-seed");
+
+    private static SeedModel Model()
+    {
+        var load = new FolderSource(Example, Microsoft.Extensions.Logging.Abstractions.NullLogger<FolderSource>.Instance).Load();
+        var translated = InventoryTranslator.Translate(load.Inventory!);
+        Assert.Equal(RbacDelivery.Ecds, translated.Seed!.RbacDelivery); // the default
+        return new SeedModel(translated.Seed!, translated.Tenants);
+    }
+
+    private static SeedModel WithRanges(SeedModel model, string tenantId, params string[] ranges) => model with
+    {
+        Tenants = model.Tenants.Select(t => t.Id == tenantId ? t with { AllowedRanges = ranges.Select(CidrRange.Parse).ToValueList() } : t).ToValueList(),
+    };
+
+    private static string[] RangesOf(SeedModel model, string tenantId) =>
+        model.Tenants.Single(t => t.Id == tenantId).AllowedRanges.Select(r => r.ToString()).ToArray();
+
+    private static Dictionary<string, string> ChainHashes(CompiledSeed compiled) =>
+        compiled.Tenants.Values.SelectMany(a => a.SniChains.Select(c => (Key: $"{a.Tenant.Id}:{c.Name}", c.Hash))).ToDictionary(x => x.Key, x => x.Hash);
+
+    private static Dictionary<string, string> Versions(CompiledSeed compiled, string typeUrl) =>
+        compiled.Snapshot.Get(typeUrl).Resources.ToDictionary(r => r.Key, r => r.Value.Version);
+
+    private static bool Mentions(string name, string tenantId) => name.Contains(tenantId, StringComparison.Ordinal);
+
+    [Fact]
+    public void WideningChangesOnlyTheTenantsTypedExtensionConfig()
+    {
+        var model = Model();
+        var before = SeedCompiler.Compile(model);
+        var wider = WithRanges(model, Sni, [.. RangesOf(model, Sni), "100.64.0.0/10"]);
+        var after = SeedCompiler.Compile(wider, before);
+
+        // No LDS, CDS or EDS push: sni_listener and every chain are untouched.
+        foreach (var type in new[] { TypeUrls.Listener, TypeUrls.Cluster, TypeUrls.Endpoint })
+        {
+            Assert.Equal(before.Snapshot.Get(type).Version, after.Snapshot.Get(type).Version);
+        }
+        Assert.Equal(ChainHashes(before), ChainHashes(after));
+        // The tunneling path's HTTP RBAC stays per virtual host in RDS (isolated from the listener already):
+        // only this tenant's virtual host changes there.
+        AssertOnlyTenantVirtualHostsChanged(before, after, Sni);
+        var ecdsBefore = Versions(before, TypeUrls.ExtensionConfig);
+        var ecdsAfter = Versions(after, TypeUrls.ExtensionConfig);
+        Assert.Equal(ecdsBefore.Keys, ecdsAfter.Keys); // same names: Envoy updates the filter in place
+        var changed = ecdsAfter.Where(e => ecdsBefore[e.Key] != e.Value).Select(e => e.Key).ToList();
+        Assert.Equal([$"rbac.tenant.{Sni}.sni.r{before.Tenants[Sni].RevocationGeneration}"], changed);
+        // ... and it really admits the new range for new connections.
+        Assert.True(RbacEvaluator.Allows(RbacEvaluator.SniRbac(after.Snapshot, SniHost(after)), System.Net.IPAddress.Parse("100.64.1.1")));
+        Assert.False(RbacEvaluator.Allows(RbacEvaluator.SniRbac(before.Snapshot, SniHost(before)), System.Net.IPAddress.Parse("100.64.1.1")));
+    }
+
+    [Fact]
+    public void NarrowingChangesExactlyThatTenantsChainAndNothingOfOtherTenants()
+    {
+        var model = Model();
+        var before = SeedCompiler.Compile(model);
+        var narrower = WithRanges(model, Sni, RangesOf(model, Sni)[0]);
+        var after = SeedCompiler.Compile(narrower, before);
+
+        var chainsBefore = ChainHashes(before);
+        var chainsAfter = ChainHashes(after);
+        Assert.Equal(chainsBefore.Keys, chainsAfter.Keys);
+        var changedChains = chainsAfter.Where(c => chainsBefore[c.Key] != c.Value).Select(c => c.Key).ToList();
+        Assert.NotEmpty(changedChains);
+        Assert.All(changedChains, c => Assert.StartsWith(Sni + ":", c));
+        Assert.All(chainsAfter.Where(c => !c.Key.StartsWith(Sni + ":", StringComparison.Ordinal)), c => Assert.Equal(chainsBefore[c.Key], c.Value));
+        Assert.NotEqual(before.Tenants[Sni].RevocationGeneration, after.Tenants[Sni].RevocationGeneration);
+
+        // Other tenants' NodePort listeners, all clusters, endpoints and routes: untouched.
+        var listenersBefore = Versions(before, TypeUrls.Listener);
+        var listenersAfter = Versions(after, TypeUrls.Listener);
+        Assert.Equal(
+            listenersBefore.Where(l => l.Key != EnvoyNames.SniListener).ToList(),
+            listenersAfter.Where(l => l.Key != EnvoyNames.SniListener).ToList());
+        foreach (var type in new[] { TypeUrls.Cluster, TypeUrls.Endpoint })
+        {
+            Assert.Equal(before.Snapshot.Get(type).Version, after.Snapshot.Get(type).Version);
+        }
+        AssertOnlyTenantVirtualHostsChanged(before, after, Sni);
+
+        // ECDS: the tenant's config is renamed (new generation), every other tenant's is the same resource.
+        var ecdsBefore = Versions(before, TypeUrls.ExtensionConfig);
+        var ecdsAfter = Versions(after, TypeUrls.ExtensionConfig);
+        Assert.Equal(ecdsBefore.Where(e => !Mentions(e.Key, Sni)).ToList(), ecdsAfter.Where(e => !Mentions(e.Key, Sni)).ToList());
+        Assert.Single(ecdsAfter.Keys, k => Mentions(k, Sni));
+        Assert.DoesNotContain(ecdsAfter.Keys.Single(k => Mentions(k, Sni)), ecdsBefore.Keys);
+        Assert.Empty(SnapshotConsistency.Check(after.Snapshot));
+    }
+
+    [Fact]
+    public void NarrowingANodePortTenantChangesOnlyItsOwnListeners()
+    {
+        var model = Model();
+        var before = SeedCompiler.Compile(model);
+        var after = SeedCompiler.Compile(WithRanges(model, NodePort, "198.51.100.0/28"), before);
+        var listenersBefore = Versions(before, TypeUrls.Listener);
+        var listenersAfter = Versions(after, TypeUrls.Listener);
+        var changed = listenersAfter.Where(l => !listenersBefore.TryGetValue(l.Key, out var v) || v != l.Value).Select(l => l.Key).ToList();
+        Assert.NotEmpty(changed);
+        Assert.All(changed, name => Assert.Contains(NodePort, name));
+        Assert.Equal(ChainHashes(before), ChainHashes(after)); // sni_listener untouched
+        Assert.Equal(before.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener].Version,
+            after.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener].Version);
+    }
+
+    [Fact]
+    public void WideningThenNarrowingBackRenamesAgain()
+    {
+        var model = Model();
+        var x = SeedCompiler.Compile(model);
+        var y = SeedCompiler.Compile(WithRanges(model, Sni, [.. RangesOf(model, Sni), "100.64.0.0/10"]), x);
+        Assert.Equal(x.Tenants[Sni].RevocationGeneration, y.Tenants[Sni].RevocationGeneration);
+        var backToX = SeedCompiler.Compile(model, y);
+        Assert.NotEqual(y.Tenants[Sni].RevocationGeneration, backToX.Tenants[Sni].RevocationGeneration);
+        // And once more: the cycle never lands on the generation the live connections were accepted under.
+        var y2 = SeedCompiler.Compile(WithRanges(model, Sni, [.. RangesOf(model, Sni), "100.64.0.0/10"]), backToX);
+        var x2 = SeedCompiler.Compile(model, y2);
+        Assert.NotEqual(y2.Tenants[Sni].RevocationGeneration, x2.Tenants[Sni].RevocationGeneration);
+    }
+
+    [Theory]
+    [InlineData("list-added")]   // no list (everything admitted) → a list
+    [InlineData("dry-run-off")]  // dry run (nothing enforced) → enforce
+    public void StartingToEnforceIsANarrowing(string change)
+    {
+        var model = Model();
+        var open = change == "list-added"
+            ? WithRanges(model, Sni)
+            : model with { Tenants = model.Tenants.Select(t => t.Id == Sni ? t with { AllowlistMode = AllowlistMode.DryRun } : t).ToValueList() };
+        var before = SeedCompiler.Compile(open);
+        Assert.NotNull(RbacEvaluator.SniRbac(before.Snapshot, SniHost(before))); // ECDS: a filter even when open
+        var after = SeedCompiler.Compile(model, before);
+        Assert.NotEqual(before.Tenants[Sni].RevocationGeneration, after.Tenants[Sni].RevocationGeneration);
+        // The reverse (stop enforcing) is a widening: ECDS only.
+        var reopened = SeedCompiler.Compile(open, after);
+        Assert.Equal(after.Tenants[Sni].RevocationGeneration, reopened.Tenants[Sni].RevocationGeneration);
+        Assert.Equal(after.Snapshot.Get(TypeUrls.Listener).Version, reopened.Snapshot.Get(TypeUrls.Listener).Version);
+    }
+
+    [Fact]
+    public void ReplicasWithDifferentHistoriesConvergeAtTheNextNarrowing()
+    {
+        var model = Model();
+        var wide = WithRanges(model, Sni, [.. RangesOf(model, Sni), "100.64.0.0/10"]);
+        var narrow = WithRanges(model, Sni, RangesOf(model, Sni)[0]);
+        // Replica A saw the list widen; replica B started after the widening.
+        var a = SeedCompiler.Compile(wide, SeedCompiler.Compile(model));
+        var b = SeedCompiler.Compile(wide);
+        Assert.NotEqual(a.Snapshot.Version, b.Snapshot.Version); // the documented divergence: an Envoy moving A→B drains that tenant once
+        var a2 = SeedCompiler.Compile(narrow, a);
+        var b2 = SeedCompiler.Compile(narrow, b);
+        Assert.Equal(a2.Snapshot.Version, b2.Snapshot.Version);
+        // A restart with the same content gives the same versions as a replica that compiled it fresh.
+        Assert.Equal(SeedCompiler.Compile(narrow).Snapshot.Version, SeedCompiler.Compile(narrow).Snapshot.Version);
+    }
+
+    [Fact]
+    public void EveryTenantTcpProxyCarriesTheConnectionCapWithEcdsAndNoneInline()
+    {
+        var model = Model();
+        var ecds = SeedCompiler.Compile(model).Snapshot;
+        var inline = SeedCompiler.Compile(model with { Seed = model.Seed with { RbacDelivery = RbacDelivery.Inline } }).Snapshot;
+        var capped = SeedCompiler.Compile(model with { Seed = model.Seed with { MaxConnectionDuration = TimeSpan.FromMinutes(90) } }).Snapshot;
+        Assert.All(TenantProxies(ecds), p => Assert.Equal(TimeSpan.FromHours(1), p.MaxDownstreamConnectionDuration.ToTimeSpan()));
+        Assert.All(TenantProxies(capped), p => Assert.Equal(TimeSpan.FromMinutes(90), p.MaxDownstreamConnectionDuration.ToTimeSpan()));
+        Assert.All(TenantProxies(inline), p => Assert.Null(p.MaxDownstreamConnectionDuration));
+        Assert.True(TenantProxies(ecds).Count() >= 3);
+    }
+
+    [Fact]
+    public void ConsistencyRejectsAMissingOrMistypedExtensionConfig()
+    {
+        var snapshot = SeedCompiler.Compile(Model()).Snapshot;
+        Assert.Empty(SnapshotConsistency.Check(snapshot));
+        var extensions = snapshot.Get(TypeUrls.ExtensionConfig);
+        var victim = extensions.Resources.Keys.First();
+        var missing = new Snapshot(snapshot.ByType.Values.Where(s => s.TypeUrl != TypeUrls.ExtensionConfig).Append(extensions.With([], [victim])));
+        Assert.Contains(SnapshotConsistency.Check(missing), p => p.Contains(victim, StringComparison.Ordinal) && p.Contains("no such TypedExtensionConfig", StringComparison.Ordinal));
+        var wrongType = new Envoy.Config.Core.V3.TypedExtensionConfig
+        {
+            Name = victim,
+            TypedConfig = Google.Protobuf.WellKnownTypes.Any.Pack(new TcpProxy { StatPrefix = "x", Cluster = "y" }),
+        };
+        var mistyped = new Snapshot(snapshot.ByType.Values.Where(s => s.TypeUrl != TypeUrls.ExtensionConfig)
+            .Append(extensions.With([new EnvoyResource(victim, wrongType)], [])));
+        Assert.Contains(SnapshotConsistency.Check(mistyped), p => p.Contains("TcpProxy", StringComparison.Ordinal) && p.Contains("accepts only", StringComparison.Ordinal));
+    }
+
+    private static void AssertOnlyTenantVirtualHostsChanged(CompiledSeed before, CompiledSeed after, string tenantId)
+    {
+        foreach (var (id, artifacts) in after.Tenants)
+        {
+            var hashesBefore = before.Tenants[id].VirtualHosts.Select(v => v.Hash).ToList();
+            var hashesAfter = artifacts.VirtualHosts.Select(v => v.Hash).ToList();
+            if (id == tenantId)
+            {
+                Assert.NotEqual(hashesBefore, hashesAfter);
+            }
+            else
+            {
+                Assert.Equal(hashesBefore, hashesAfter);
+            }
+        }
+    }
+
+    private static string SniHost(CompiledSeed compiled) => compiled.Tenants[Sni].SniChains[0].Message.FilterChainMatch.ServerNames[0];
+
+    private static IEnumerable<TcpProxy> TenantProxies(Snapshot snapshot) =>
+        snapshot.Get(TypeUrls.Listener).Resources.Values
+            .SelectMany(r => ((Listener)r.Message).FilterChains)
+            .SelectMany(c => c.Filters)
+            .Where(f => f.TypedConfig?.Is(TcpProxy.Descriptor) == true)
+            .Select(f => f.TypedConfig.Unpack<TcpProxy>());
+}
