@@ -189,6 +189,36 @@ public sealed class RevocationTests
         Assert.True(TenantProxies(ecds).Count() >= 3);
     }
 
+    [Theory]
+    [InlineData(null, null, 3600)]
+    [InlineData("inline", "90m", 5400)]
+    [InlineData("ecds", "2h", 7200)]
+    [InlineData("ecds", "45s", 45)]
+    [InlineData("ecds", "0", 0)]
+    public void SeedAnnotationsSelectDeliveryAndCap(string? delivery, string? cap, int seconds)
+    {
+        var yaml = "apiVersion: kubermatic.k8c.io/v1\nkind: Seed\nmetadata:\n  name: s\n  annotations:\n    nodeport-proxy.k8s.io/cloud-provider: aws\n"
+            + (delivery is null ? "" : $"    nodeport-proxy.k8s.io/rbac-delivery: '{delivery}'\n")
+            + (cap is null ? "" : $"    nodeport-proxy.k8s.io/max-connection-duration: '{cap}'\n");
+        var seed = TestPipeline.Compile(yaml).Model.Seed;
+        Assert.Equal(delivery == "inline" ? RbacDelivery.Inline : RbacDelivery.Ecds, seed.RbacDelivery);
+        Assert.Equal(TimeSpan.FromSeconds(seconds), seed.MaxConnectionDuration);
+    }
+
+    [Theory]
+    [InlineData("1d")]
+    [InlineData("-5m")]
+    [InlineData("h")]
+    [InlineData("31000000s")]
+    public void ABadCapRejectsTheSeed(string cap)
+    {
+        var yaml = "apiVersion: kubermatic.k8c.io/v1\nkind: Seed\nmetadata:\n  name: s\n  annotations:\n"
+            + $"    nodeport-proxy.k8s.io/max-connection-duration: '{cap}'\n";
+        var outcome = new TestPipeline().ApplyYaml(yaml);
+        Assert.False(outcome.Applied);
+        Assert.Contains(outcome.Diagnostics, d => d.ToString().Contains("max-connection-duration", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void ConsistencyRejectsAMissingOrMistypedExtensionConfig()
     {
