@@ -67,27 +67,27 @@ public sealed class EndToEndTests : IAsyncLifetime
         using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
         var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" };
         await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener });
-        var first = await Next(stream, cts.Token);
-        Assert.Equal(Compiler.Snapshots.TypeUrls.Listener, first.TypeUrl);
+        var first = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
         var names = first.Resources.Select(r => r.Unpack<Listener>().Name).ToList();
         Assert.Contains("sni_listener", names);
         Assert.Contains("tunneling_listener", names);
         Assert.Contains("service_stats", names);
         Assert.Contains("cluster-b5n8w3r6tj/apiserver-external-secure", names); // a NodePort listener
-        var rbac = SniRbac(first);
-        Assert.Contains(rbac.Rules.Policies.Values.SelectMany(p => p.Principals), p => p.DirectRemoteIp?.AddressPrefix == "203.0.113.0");
         await Ack(stream, first);
+        var rbac = await SniRbac(stream, first, cts.Token);
+        Assert.Contains(rbac.Rules.Policies.Values.SelectMany(p => p.Principals), p => p.DirectRemoteIp?.AddressPrefix == "203.0.113.0");
 
         // Narrow the tenant's list in the folder: the change must reach the stream.
         var clusters = Path.Combine(_folder, "clusters.yaml");
         await File.WriteAllTextAsync(clusters, (await File.ReadAllTextAsync(clusters)).Replace("- 203.0.113.0/24", "- 203.0.113.0/25", StringComparison.Ordinal));
-        var second = await Next(stream, cts.Token);
+        // Narrowing revokes: the tenant's chain itself changes (Envoy drains it), so the listener is re-sent.
+        var second = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
         Assert.NotEqual(first.VersionInfo, second.VersionInfo);
-        var narrowed = SniRbac(second);
+        await Ack(stream, second);
+        var narrowed = await SniRbac(stream, second, cts.Token);
         var prefixes = narrowed.Rules.Policies.Values.SelectMany(p => p.Principals).Select(p => $"{p.DirectRemoteIp?.AddressPrefix}/{p.DirectRemoteIp?.PrefixLen}").ToList();
         Assert.Contains("203.0.113.0/25", prefixes);
         Assert.DoesNotContain("203.0.113.0/24", prefixes);
-        await Ack(stream, second);
 
         var verdict = await _debug.GetFromJsonAsync<JsonElement>($"/debug/allow?tenant={Tenant}&ip=203.0.113.200");
         Assert.False(verdict.GetProperty("allowed").GetBoolean());
@@ -113,24 +113,65 @@ public sealed class EndToEndTests : IAsyncLifetime
         cts.Cancel();
     }
 
-    private static NetworkRbac SniRbac(DiscoveryResponse response)
+    /// <summary>The tenant's SNI RBAC: inline, or (ECDS) fetched over the same ADS stream by the filter's name, as Envoy does.</summary>
+    private static async Task<NetworkRbac> SniRbac(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse listeners, CancellationToken token)
     {
-        var listener = response.Resources.Select(r => r.Unpack<Listener>()).Single(l => l.Name == "sni_listener");
+        var listener = listeners.Resources.Select(r => r.Unpack<Listener>()).Single(l => l.Name == "sni_listener");
         var chain = listener.FilterChains.Single(c => c.FilterChainMatch.ServerNames.Contains(Hostname));
-        // Found by type: the filter's name is the compiler's business (it may carry a revocation generation).
-        return chain.Filters.Single(f => f.TypedConfig?.Is(NetworkRbac.Descriptor) == true).TypedConfig.Unpack<NetworkRbac>();
+        var filter = chain.Filters.First();
+        if (filter.ConfigDiscovery is null)
+        {
+            return filter.TypedConfig.Unpack<NetworkRbac>();
+        }
+        Assert.Contains("type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC", filter.ConfigDiscovery.TypeUrls);
+        // A subscription change carries the latest nonce and version of its type, as Envoy's does.
+        LastSeen.TryGetValue(Compiler.Snapshots.TypeUrls.ExtensionConfig, out var seen);
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest
+        {
+            TypeUrl = Compiler.Snapshots.TypeUrls.ExtensionConfig,
+            ResourceNames = { filter.Name },
+            ResponseNonce = seen?.Nonce ?? "",
+            VersionInfo = seen?.VersionInfo ?? "",
+        }, token);
+        while (true)
+        {
+            var response = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ExtensionConfig, token);
+            await Ack(stream, response, filter.Name);
+            var config = response.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).FirstOrDefault(c => c.Name == filter.Name);
+            if (config is not null)
+            {
+                return config.TypedConfig.Unpack<NetworkRbac>();
+            }
+        }
     }
+
+    /// <summary>The next response of <paramref name="typeUrl"/>, acknowledging any other type that comes first (as Envoy would).</summary>
+    private static async Task<DiscoveryResponse> NextOfType(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, string typeUrl, CancellationToken token)
+    {
+        while (true)
+        {
+            var response = await Next(stream, token);
+            if (response.TypeUrl == typeUrl)
+            {
+                return response;
+            }
+            await Ack(stream, response);
+        }
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DiscoveryResponse> LastSeen = new();
 
     private static async Task<DiscoveryResponse> Next(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, CancellationToken token)
     {
         var move = stream.ResponseStream.MoveNext(token);
         var done = await Task.WhenAny(move, Task.Delay(Timeout, token));
         Assert.True(done == move && await move, "no response from the server in time");
+        LastSeen[stream.ResponseStream.Current.TypeUrl] = stream.ResponseStream.Current;
         return stream.ResponseStream.Current;
     }
 
-    private static Task Ack(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse response) =>
-        stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = response.TypeUrl, VersionInfo = response.VersionInfo, ResponseNonce = response.Nonce });
+    private static Task Ack(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse response, params string[] names) =>
+        stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = response.TypeUrl, VersionInfo = response.VersionInfo, ResponseNonce = response.Nonce, ResourceNames = { names } });
 
     private static async Task<T> Eventually<T>(Func<Task<T?>> probe) where T : class
     {

@@ -71,12 +71,21 @@ public static class ContentHash
     /// <summary>A hash of an ordered sequence of parts (each already a hash or a short string).</summary>
     public static string OfParts(IEnumerable<string> parts)
     {
+        // Runs over every chain of the shared listeners on each change: no allocation per part.
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> separator = [0];
+        Span<byte> buffer = stackalloc byte[256];
         foreach (var part in parts)
         {
-            sha.AppendData(Encoding.UTF8.GetBytes(part));
-            sha.AppendData(separator);
+            if (Encoding.UTF8.GetMaxByteCount(part.Length) + 1 <= buffer.Length)
+            {
+                var written = Encoding.UTF8.GetBytes(part, buffer);
+                buffer[written] = 0;
+                sha.AppendData(buffer[..(written + 1)]);
+            }
+            else
+            {
+                sha.AppendData(Encoding.UTF8.GetBytes(part + "\0"));
+            }
         }
         Span<byte> hash = stackalloc byte[32];
         sha.GetHashAndReset(hash);
