@@ -126,6 +126,27 @@ public sealed class RevocationTests
     }
 
     [Fact]
+    public void WithEcdsAChangeThatLeavesTheListAloneIsStillExactlyAFullCompile()
+    {
+        var model = Model();
+        var before = SeedCompiler.Compile(model);
+        var moved = model with
+        {
+            Tenants = model.Tenants.Select(t => t.Id != Sni ? t : t with
+            {
+                Services = t.Services.Select((svc, i) => i != 0 ? svc : svc with
+                {
+                    Ports = svc.Ports.Select(p => p with { Endpoints = ValueList.From([new UpstreamEndpoint("172.25.9.9", 6443)]) }).ToValueList(),
+                }).ToValueList(),
+            }).ToValueList(),
+        };
+        var incremental = SeedCompiler.Compile(moved, before);
+        Assert.Equal(1, incremental.RecompiledTenants);
+        Assert.Equal(SeedCompiler.Compile(moved).Snapshot.Version, incremental.Snapshot.Version);
+        Assert.Equal(before.Snapshot.Get(TypeUrls.ExtensionConfig).Version, incremental.Snapshot.Get(TypeUrls.ExtensionConfig).Version);
+    }
+
+    [Fact]
     public void WideningThenNarrowingBackRenamesAgain()
     {
         var model = Model();

@@ -38,11 +38,12 @@ public static class EnvoyNames
     public const string NetworkRbacTypeUrl = "type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC";
 
     /// <summary>
-    /// The ECDS name of a tenant's network RBAC for one path ("sni", "nodeport"): unique per tenant and path,
-    /// and carrying the tenant's revocation generation, so a narrowing renames the filter (and so changes only
-    /// that tenant's chains) while a widening re-sends only the TypedExtensionConfig under the same name.
+    /// The ECDS name of a tenant's network RBAC for one path ("sni", "nodeport"): unique per tenant and path
+    /// (the raw id: unlike stat names, resource names must never collide), and carrying the tenant's revocation
+    /// generation, so a narrowing renames the filter (and so changes only that tenant's chains) while a widening
+    /// re-sends only the TypedExtensionConfig under the same name.
     /// </summary>
-    public static string EcdsRbac(string tenantId, string path, string generation) => $"rbac.tenant.{Sanitize(tenantId)}.{path}.r{generation}";
+    public static string EcdsRbac(string tenantId, string path, string generation) => $"rbac.tenant.{tenantId}.{path}.r{generation}";
 
     // Envoy stat names use '.' as a separator; keep tenant ids from adding levels.
     private static string Sanitize(string id) => id.Replace('.', '_');
