@@ -17,6 +17,9 @@ namespace XdsControlPlane.Benchmarks.Xds;
 /// Goal: p99 ≤ 250 ms on 2 cores. The clients share the process (and the 2 cores) with the server.
 /// </summary>
 [InvocationCount(1)]
+[WarmupCount(0)]
+[IterationCount(2)]
+[GcServer(true)]
 public class XdsFanOutBenchmarks
 {
     private const int Streams = 1_000;
