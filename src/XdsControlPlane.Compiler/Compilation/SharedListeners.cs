@@ -147,18 +147,23 @@ public static class SharedListeners
         where TShell : IMessage<TShell>
         where TPart : IMessage<TPart>
     {
-        var hashes = new List<string> { ContentHash.Of(shell.ToByteString().Span) };
-        foreach (var part in parts)
+        var partList = parts as IReadOnlyList<HashedPart<TPart>> ?? parts.ToList();
+        var hashes = new string[partList.Count + 1];
+        hashes[0] = ContentHash.Of(shell.ToByteString().Span);
+        var messages = new TPart[partList.Count];
+        for (var i = 0; i < partList.Count; i++)
         {
-            target.Add(part.Message);
-            hashes.Add(part.Hash);
+            messages[i] = partList[i].Message;
+            hashes[i + 1] = partList[i].Hash;
         }
+        target.AddRange(messages);
+        var version = ContentHash.OfParts(hashes);
         var name = shell switch
         {
             Listener l => l.Name,
             RouteConfiguration r => r.Name,
             _ => throw new ArgumentException("unsupported composite", nameof(shell)),
         };
-        return new EnvoyResource(name, shell, ContentHash.OfParts(hashes));
+        return new EnvoyResource(name, shell, version);
     }
 }

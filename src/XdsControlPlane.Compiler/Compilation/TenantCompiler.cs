@@ -63,9 +63,13 @@ public static class TenantCompiler
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
         var vhosts = new List<HashedPart<VirtualHost>>();
-        var sniRbac = RbacFilter(tenant.Id, "sni", decision, seed, generation);
-        var nodePortRbac = RbacFilter(tenant.Id, "nodeport", decision, seed, generation);
-        var tunnelRbac = RbacConfigs.Http(tenant.Id, decision, seed);
+        // Build only the RBAC variants this tenant's ports use (a NodePort tenant needs no SNI or HTTP RBAC),
+        // and each once: every chain, listener and virtual host of the tenant shares the same packed config.
+        var ports = tenant.Services.SelectMany(s => s.Ports.Select(p => (Service: s, Port: p))).ToList();
+        var anySni = ports.Any(x => x.Port.SniHostname is not null && !lostSniPorts.Contains(EnvoyNames.ServicePortKey(x.Service.Namespace, x.Service.Name, x.Port.Name)));
+        var sniRbac = anySni ? RbacFilter(tenant.Id, "sni", decision, seed, generation) : null;
+        var nodePortRbac = ports.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", decision, seed, generation) : null;
+        var tunnelRbac = ports.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, decision, seed) is { } perRoute ? Any.Pack(perRoute) : null;
         // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
         var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
         var usesSni = false;
@@ -242,7 +246,7 @@ public static class TenantCompiler
         chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = Any.Pack(proxy) });
     }
 
-    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute? rbac)
+    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Any? rbac)
     {
         var vhost = new VirtualHost
         {
@@ -270,7 +274,7 @@ public static class TenantCompiler
         };
         if (rbac is not null)
         {
-            vhost.TypedPerFilterConfig.Add(EnvoyNames.HttpRbac, Any.Pack(rbac));
+            vhost.TypedPerFilterConfig.Add(EnvoyNames.HttpRbac, rbac);
         }
         return vhost;
     }

@@ -68,28 +68,31 @@ public static class ContentHash
 
     public static string Of(string text) => Of(Encoding.UTF8.GetBytes(text));
 
-    /// <summary>A hash of an ordered sequence of parts (each already a hash or a short string).</summary>
+    /// <summary>A hash of an ordered sequence of parts (each already a hash or a short string), each followed by a 0 byte.</summary>
     public static string OfParts(IEnumerable<string> parts)
     {
-        // Runs over every chain of the shared listeners on each change: no allocation per part.
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> buffer = stackalloc byte[256];
-        foreach (var part in parts)
+        // Runs over every chain of the shared listeners on each change: one buffer, one hash call.
+        var list = parts as IReadOnlyList<string> ?? parts.ToList();
+        var length = 0;
+        foreach (var part in list)
         {
-            if (Encoding.UTF8.GetMaxByteCount(part.Length) + 1 <= buffer.Length)
-            {
-                var written = Encoding.UTF8.GetBytes(part, buffer);
-                buffer[written] = 0;
-                sha.AppendData(buffer[..(written + 1)]);
-            }
-            else
-            {
-                sha.AppendData(Encoding.UTF8.GetBytes(part + "\0"));
-            }
+            length += Encoding.UTF8.GetByteCount(part) + 1;
         }
-        Span<byte> hash = stackalloc byte[32];
-        sha.GetHashAndReset(hash);
-        return Convert.ToHexStringLower(hash[..8]);
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        try
+        {
+            var offset = 0;
+            foreach (var part in list)
+            {
+                offset += Encoding.UTF8.GetBytes(part, buffer.AsSpan(offset));
+                buffer[offset++] = 0;
+            }
+            return Of(buffer.AsSpan(0, length));
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>
