@@ -6,8 +6,12 @@ namespace XdsControlPlane.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args) =>
+    public static void Main(string[] args)
+    {
+        // The idle-stream memory benchmark runs its clients in a child process of this executable.
+        Xds.IdleClientProcess.EnterIfClient(args);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new DefaultCoreConfig());
+    }
 }
 
 /// <summary>

@@ -103,18 +103,15 @@ public class XdsIdleStreamMemoryBenchmarks
 /// The client side of <see cref="XdsIdleStreamMemoryBenchmarks"/> in its own process: this assembly started as
 /// <c>dotnet exec [--runtimeconfig F --depsfile F] XdsControlPlane.Benchmarks.dll --xds-idle-clients ADDRESS N</c>.
 /// It connects N SotW streams, waits until each has ACKed the whole snapshot, prints READY and holds them
-/// until its standard input closes. Entered by a module initializer so Program.cs stays untouched.
+/// until its standard input closes. Entered from Program.Main (a module initializer deadlocked: it blocked
+/// while the async client code it awaited needed type initialisation of the same module).
 /// </summary>
 internal static class IdleClientProcess
 {
     private const string Flag = "--xds-idle-clients";
 
-#pragma warning disable CA2255 // A module initializer is the one entry point this folder can add to the benchmark executable.
-    [ModuleInitializer]
-#pragma warning restore CA2255
-    internal static void EnterIfClient()
+    internal static void EnterIfClient(string[] args)
     {
-        var args = Environment.GetCommandLineArgs();
         var at = Array.IndexOf(args, Flag);
         if (at < 0 || at + 2 >= args.Length)
         {
