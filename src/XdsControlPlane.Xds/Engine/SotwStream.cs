@@ -13,7 +13,7 @@ namespace XdsControlPlane.Xds.Engine;
 internal sealed class SotwStream(XdsEngine engine, long id, string kind, string? fixedType)
     : XdsStream(engine, id, kind, fixedType)
 {
-    private static readonly Dictionary<string, EnvoyResource> NoResources = new(StringComparer.Ordinal);
+    private static readonly IReadOnlyDictionary<string, EnvoyResource> NoResources = new Dictionary<string, EnvoyResource>(StringComparer.Ordinal);
 
     private readonly Dictionary<string, TypeState> _types = new(StringComparer.Ordinal);
 
@@ -30,10 +30,10 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         public HashSet<string> Names = new(StringComparer.Ordinal);
 
         /// <summary>What the client holds after the last response (replaced, never mutated: ACK keeps a reference).</summary>
-        public Dictionary<string, EnvoyResource> Sent = NoResources;
+        public IReadOnlyDictionary<string, EnvoyResource> Sent = NoResources;
 
         /// <summary>What the client last ACKed.</summary>
-        public Dictionary<string, EnvoyResource> AckedSent = NoResources;
+        public IReadOnlyDictionary<string, EnvoyResource> AckedSent = NoResources;
 
         /// <summary>Names to send in the next response even if unchanged.</summary>
         public readonly HashSet<string> Force = new(StringComparer.Ordinal);
@@ -182,37 +182,40 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
 
     private DiscoveryResponse? ComputeType(TypeState st, string typeUrl, Snapshot snapshot, ref List<string>? changedEds)
     {
-        var available = snapshot.Get(typeUrl).Resources;
-        var desired = new SortedDictionary<string, EnvoyResource>(StringComparer.Ordinal);
-        if (st.Wildcard)
+        var set = snapshot.Get(typeUrl);
+        var available = set.Resources;
+        // A wildcard stream wants the snapshot's set as it is: hold a reference to that immutable set (no
+        // per-stream copy) and use its precomputed version (no per-stream re-hashing of every resource).
+        IReadOnlyDictionary<string, EnvoyResource> desired = available;
+        if (!st.Wildcard)
         {
-            foreach (var (name, resource) in available)
-            {
-                desired[name] = resource;
-            }
-        }
-        else
-        {
+            var subset = new SortedDictionary<string, EnvoyResource>(StringComparer.Ordinal);
             foreach (var name in st.Names)
             {
                 if (available.TryGetValue(name, out var resource))
                 {
-                    desired[name] = resource;
+                    subset[name] = resource;
                 }
             }
+            desired = subset;
         }
-        if (IsAds && typeUrl == TypeUrls.Cluster)
+        if (IsAds && typeUrl == TypeUrls.Cluster && ClustersToRetain(st, desired) is { Count: > 0 } retained)
         {
-            RetainClustersStillInUse(st, desired);
+            var withRetained = new SortedDictionary<string, EnvoyResource>(desired.ToDictionary(), StringComparer.Ordinal);
+            foreach (var old in retained)
+            {
+                withRetained[old.Name] = old;
+            }
+            desired = withRetained;
         }
-        var version = VersionOf(available, desired);
+        var version = ReferenceEquals(desired, available) ? set.Version : VersionOf(available, desired);
         var now = Engine.Time.GetUtcNow();
 
         if (st.PendingInitial && st.ClientVersionInfo.Length > 0 && st.ClientVersionInfo == version && st.Force.Count == 0)
         {
             // A reconnecting client already holds exactly this (versions are content hashes).
             st.PendingInitial = false;
-            st.Sent = new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+            st.Sent = Hold(desired);
             st.AckedSent = st.Sent;
             st.Tracker.AlreadyHeld(version, now);
             return null;
@@ -248,7 +251,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         }
 
         var previous = st.Sent;
-        st.Sent = new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+        st.Sent = Hold(desired);
         st.Force.RemoveWhere(desired.ContainsKey);
         st.PendingInitial = false;
         var nonce = Nonces.Next();
@@ -280,8 +283,14 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
     /// set (wildcard), else the same order-independent digest over the subset. Content hashes throughout,
     /// so a restarted server or another replica computes the same string for the same content.
     /// </summary>
+    /// <summary>The immutable snapshot set is shared as is; a per-stream subset is copied once.</summary>
+    private static IReadOnlyDictionary<string, EnvoyResource> Hold(IReadOnlyDictionary<string, EnvoyResource> desired) =>
+        desired is System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> shared
+            ? shared
+            : new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+
     private static string VersionOf(System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> available,
-        SortedDictionary<string, EnvoyResource> desired)
+        IReadOnlyDictionary<string, EnvoyResource> desired)
     {
         if (desired.Count == available.Count && desired.All(kv => available.TryGetValue(kv.Key, out var r) && ReferenceEquals(r, kv.Value)))
         {
@@ -304,32 +313,35 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
     /// Make before break: a cluster gone from the snapshot is still sent while a listener or route the
     /// client holds (sent or ACKed) uses it; it goes in the CDS response after those were updated and ACKed.
     /// </summary>
-    private void RetainClustersStillInUse(TypeState cds, SortedDictionary<string, EnvoyResource> desired)
+    private List<EnvoyResource>? ClustersToRetain(TypeState cds, IReadOnlyDictionary<string, EnvoyResource> desired)
     {
-        if (cds.Sent.Count == 0)
+        if (cds.Sent.Count == 0 || ReferenceEquals(cds.Sent, desired))
         {
-            return;
+            return null;
         }
+        List<EnvoyResource>? retained = null;
         foreach (var holderType in (ReadOnlySpan<string>)[TypeUrls.Listener, TypeUrls.Route])
         {
             if (!_types.TryGetValue(holderType, out var holder))
             {
                 continue;
             }
-            foreach (var held in holder.Sent.Values.Concat(holder.AckedSent.Values))
+            foreach (var held in ReferenceEquals(holder.Sent, holder.AckedSent) ? holder.Sent.Values : holder.Sent.Values.Concat(holder.AckedSent.Values))
             {
                 foreach (var clusterName in ClusterReferences.Of(held))
                 {
-                    if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old))
+                    if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old)
+                        && retained?.Contains(old) != true)
                     {
-                        desired[clusterName] = old;
+                        (retained ??= []).Add(old);
                     }
                 }
             }
         }
+        return retained;
     }
 
-    private void NoteClusterChanges(Dictionary<string, EnvoyResource> previous, List<EnvoyResource> sent, ref List<string>? changedEds)
+    private void NoteClusterChanges(IReadOnlyDictionary<string, EnvoyResource> previous, List<EnvoyResource> sent, ref List<string>? changedEds)
     {
         List<string>? names = null;
         foreach (var cluster in sent)
