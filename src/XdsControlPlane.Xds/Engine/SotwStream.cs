@@ -21,6 +21,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
 
     private sealed class TypeState(string typeUrl)
     {
+        public readonly string TypeUrl = typeUrl;
         public readonly TypeTracker Tracker = new(typeUrl);
         public bool Requested;
         public bool PendingInitial;
@@ -140,9 +141,13 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         }
         st.LegacyWildcard = false;
         var wildcard = false;
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var name in request.ResourceNames)
+        var names = new HashSet<string>(request.ResourceNames.Count, StringComparer.Ordinal);
+        // Keep the snapshot's own name strings, not the request's: a thousand streams subscribed to the
+        // same 3,000 endpoints then share one copy of the names instead of holding 3,000 strings each.
+        var known = Engine.Cache.Current.Snapshot.Get(st.TypeUrl).Resources;
+        foreach (var requested in request.ResourceNames)
         {
+            var name = known.TryGetKey(requested, out var shared) ? shared : requested;
             if (name == "*")
             {
                 wildcard = true;
@@ -187,7 +192,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         // A wildcard stream wants the snapshot's set as it is: hold a reference to that immutable set (no
         // per-stream copy) and use its precomputed version (no per-stream re-hashing of every resource).
         IReadOnlyDictionary<string, EnvoyResource> desired = available;
-        if (!st.Wildcard)
+        if (!st.Wildcard && !SubscribesToAll(st.Names, available))
         {
             var subset = new SortedDictionary<string, EnvoyResource>(StringComparer.Ordinal);
             foreach (var name in st.Names)
@@ -283,6 +288,23 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
     /// set (wildcard), else the same order-independent digest over the subset. Content hashes throughout,
     /// so a restarted server or another replica computes the same string for the same content.
     /// </summary>
+    /// <summary>True when the named subscription covers every resource of the set (Envoy's EDS for all its clusters).</summary>
+    private static bool SubscribesToAll(HashSet<string> names, System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> available)
+    {
+        if (names.Count < available.Count || available.Count == 0)
+        {
+            return false;
+        }
+        foreach (var name in available.Keys)
+        {
+            if (!names.Contains(name))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>The immutable snapshot set is shared as is; a per-stream subset is copied once.</summary>
     private static IReadOnlyDictionary<string, EnvoyResource> Hold(IReadOnlyDictionary<string, EnvoyResource> desired) =>
         desired is System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> shared
