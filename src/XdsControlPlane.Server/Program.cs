@@ -8,11 +8,10 @@ try
     options = ServerOptions.Parse(args);
     if (options.Source == "kubernetes")
     {
-        kubernetesOptions = KubernetesSourceOptions.Parse(args);
-        kubernetesOptions.Validate();
+        kubernetesOptions = KubernetesSourceOptions.Parse(options.SourceArgs);
     }
 }
-catch (ArgumentException e)
+catch (Exception e) when (e is ArgumentException or FormatException)
 {
     Console.Error.WriteLine($"xds-control-plane: {e.Message}");
     return 2;

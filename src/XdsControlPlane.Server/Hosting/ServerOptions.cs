@@ -16,11 +16,19 @@ public sealed record ServerOptions
     /// <summary>The debug endpoint (HTTP JSON and /metrics); loopback by default: it shows every tenant's policy.</summary>
     public IPEndPoint DebugAddress { get; init; } = new(IPAddress.Loopback, 8080);
 
+    /// <summary>
+    /// The flags this host does not own, as given, for the Kubernetes source's parser (envoy-manager's
+    /// flags). <c>--listen-address</c> is read here and also passed on, since envoy-manager has it too.
+    /// </summary>
+    public IReadOnlyList<string> SourceArgs { get; init; } = [];
+
     public static ServerOptions Parse(string[] args)
     {
         var options = new ServerOptions();
+        var rest = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
+            var start = i;
             var (name, value) = Split(args, ref i);
             options = name switch
             {
@@ -29,10 +37,18 @@ public sealed record ServerOptions
                 "input" => options with { Input = value },
                 "listen-address" => options with { ListenAddress = Endpoint(name, value) },
                 "debug-address" => options with { DebugAddress = Endpoint(name, value) },
-                _ => options, // the Kubernetes source's own flags
+                _ => options,
             };
+            if (name is not ("source" or "input" or "debug-address"))
+            {
+                rest.AddRange(args[start..(i + 1)]);
+            }
         }
-        return options;
+        if (options.Source == "folder" && rest.FirstOrDefault(a => a.StartsWith('-') && !a.TrimStart('-').StartsWith("listen-address", StringComparison.Ordinal)) is { } unknown)
+        {
+            throw new ArgumentException($"unknown flag '{unknown}' (Kubernetes flags need --source kubernetes)");
+        }
+        return options with { SourceArgs = rest };
     }
 
     private static (string Name, string Value) Split(string[] args, ref int i)

@@ -1,0 +1,32 @@
+using XdsControlPlane.Server.Hosting;
+using XdsControlPlane.Sources.Kubernetes.Watch;
+
+namespace XdsControlPlane.Server.Tests;
+
+/// <summary>One command line, two readers: the host's flags and envoy-manager's flags for the Kubernetes source.</summary>
+public sealed class ServerOptionsTests
+{
+    [Fact]
+    public void KubernetesModeHandsEnvoyManagerFlagsToTheSourceAndKeepsTheHostsOwn()
+    {
+        var options = ServerOptions.Parse(["--source", "kubernetes", "--debug-address", "127.0.0.1:9090", "-listen-address=127.0.0.1:8001",
+            "--namespace", "cluster-abc", "-envoy-sni-port=7443", "--expose-annotation-key", "example.com/expose"]);
+        var source = KubernetesSourceOptions.Parse(options.SourceArgs);
+
+        Assert.Equal("kubernetes", options.Source);
+        Assert.Equal(9090, options.DebugAddress.Port);
+        Assert.Equal(8001, options.ListenAddress.Port);
+        Assert.Equal("cluster-abc", source.Namespace);
+        Assert.Equal(7443, source.EnvoySniPort);
+        Assert.Equal("example.com/expose", source.ExposeAnnotationKey);
+        Assert.Equal("127.0.0.1:8001", source.ListenAddress);
+    }
+
+    [Fact]
+    public void AFlagNobodyOwnsIsRefusedInFolderMode()
+    {
+        var error = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--input", "/tmp/x", "--namspace", "a"]));
+        Assert.Contains("--namspace", error.Message, StringComparison.Ordinal);
+        Assert.Empty(ServerOptions.Parse(["--input", "/tmp/x", "--debug-address", "127.0.0.1:0"]).SourceArgs);
+    }
+}
