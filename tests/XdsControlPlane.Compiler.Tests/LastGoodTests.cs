@@ -59,7 +59,7 @@ public sealed class LastGoodTests
     public void ASnapshotTheCacheRefusesChangesNothing()
     {
         var refuse = false;
-        var pipeline = new Pipeline.ConfigPipeline(_ => !refuse, Microsoft.Extensions.Logging.Abstractions.NullLogger<Pipeline.ConfigPipeline>.Instance);
+        var pipeline = new Pipeline.ConfigPipeline(_ => refuse ? ["refused by the test"] : [], Microsoft.Extensions.Logging.Abstractions.NullLogger<Pipeline.ConfigPipeline>.Instance);
         Assert.True(pipeline.Apply(TestPipeline.ToInput(Sources.Translation.InventoryTranslator.Translate(TestPipeline.Inventory(Seed + Tenant("a", "\"203.0.113.0/24\""))))).Applied);
         var before = pipeline.Current;
         refuse = true;

@@ -15,7 +15,16 @@ public sealed class TestPipeline
 
     public ConfigPipeline Pipeline { get; }
 
-    public TestPipeline() => Pipeline = new ConfigPipeline(s => { Published.Add(s); return true; }, NullLogger<ConfigPipeline>.Instance);
+    /// <summary>Publishes as the snapshot cache does: only a consistent snapshot.</summary>
+    public TestPipeline() => Pipeline = new ConfigPipeline(s =>
+    {
+        var problems = SnapshotConsistency.Check(s);
+        if (problems.Count == 0)
+        {
+            Published.Add(s);
+        }
+        return problems;
+    }, NullLogger<ConfigPipeline>.Instance);
 
     public static PipelineInput ToInput(TranslationResult result) => new(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics);
 

@@ -269,7 +269,7 @@ public static class SeedCompiler
         return set.With(upserts, removals);
     }
 
-    private static bool IsSortedById(ValueList<Tenant> tenants)
+    internal static bool IsSortedById(ValueList<Tenant> tenants)
     {
         for (var i = 1; i < tenants.Count; i++)
         {

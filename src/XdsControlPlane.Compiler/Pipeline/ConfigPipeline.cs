@@ -16,10 +16,11 @@ public sealed record ApplyOutcome(bool Applied, CompiledSeed? Current, IReadOnly
 /// <summary>
 /// Input → model → compiler → snapshot, all or nothing. A bad seed keeps the whole last good snapshot; a bad
 /// tenant keeps its own last good model (and so its last good policy) while the others move on; an
-/// inconsistent snapshot is never published. Publishing goes through <paramref name="publish"/>, which may
-/// refuse (for example a cache's own consistency check), in which case nothing changes here either.
+/// inconsistent snapshot is never published. Publishing goes through <paramref name="publish"/>, which checks
+/// consistency (the snapshot cache does, once per snapshot) and returns the problems, empty when published;
+/// on a refusal nothing changes here either.
 /// </summary>
-public sealed partial class ConfigPipeline(Func<Snapshot, bool> publish, ILogger<ConfigPipeline> logger)
+public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>> publish, ILogger<ConfigPipeline> logger)
 {
     private readonly Lock _gate = new();
     private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
@@ -67,18 +68,18 @@ public sealed partial class ConfigPipeline(Func<Snapshot, bool> publish, ILogger
                     LogNewTenantRejected(logger, failed);
                 }
             }
-            var model = new SeedModel(input.Seed, tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList());
+            // Sources hand tenants sorted by id (hence unique); only last-good substitutions need a new order.
+            var ordered = servingLastGood.Count == 0 && input.FailedTenants.Count == 0 && SeedCompiler.IsSortedById(input.Tenants)
+                ? input.Tenants
+                : tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
+            var model = new SeedModel(input.Seed, ordered);
             var compiled = SeedCompiler.Compile(model, _current, servingLastGood);
             diagnostics.AddRange(compiled.Diagnostics);
-            var problems = SnapshotConsistency.Check(compiled.Snapshot);
+            var problems = publish(compiled.Snapshot);
             if (problems.Count > 0)
             {
                 diagnostics.AddRange(problems.Select(p => new Diagnostic(DiagnosticSeverity.Error, "InconsistentSnapshot", "snapshot", "", p)));
-                return Reject(diagnostics, watch, $"the compiled snapshot is inconsistent: {problems[0]}");
-            }
-            if (!publish(compiled.Snapshot))
-            {
-                return Reject(diagnostics, watch, "the snapshot cache refused the snapshot");
+                return Reject(diagnostics, watch, $"the compiled snapshot was refused: {problems[0]}");
             }
             _lastGood = tenants;
             Volatile.Write(ref _current, compiled);

@@ -1,8 +1,6 @@
 using Envoy.Config.Cluster.V3;
 using Envoy.Config.Listener.V3;
-using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
-using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 
 namespace XdsControlPlane.Compiler.Snapshots;
 
@@ -37,21 +35,24 @@ public static class SnapshotConsistency
 
         foreach (var (name, resource) in routes)
         {
-            foreach (var vhost in ((RouteConfiguration)resource.Message).VirtualHosts)
+            foreach (var cluster in ClusterReferences.Of(resource))
             {
-                foreach (var route in vhost.Routes)
+                if (!clusters.ContainsKey(cluster))
                 {
-                    if (route.Route_ is { } action && action.ClusterSpecifierCase == RouteAction.ClusterSpecifierOneofCase.Cluster
-                        && !clusters.ContainsKey(action.Cluster))
-                    {
-                        problems.Add($"route configuration '{name}', virtual host '{vhost.Name}' routes to missing cluster '{action.Cluster}'");
-                    }
+                    problems.Add($"route configuration '{name}' routes to missing cluster '{cluster}'");
                 }
             }
         }
 
         foreach (var (name, resource) in snapshot.Get(TypeUrls.Listener).Resources)
         {
+            foreach (var cluster in ClusterReferences.Of(resource))
+            {
+                if (!clusters.ContainsKey(cluster))
+                {
+                    problems.Add($"listener '{name}' proxies to missing cluster '{cluster}'");
+                }
+            }
             var listener = (Listener)resource.Message;
             foreach (var chain in listener.FilterChains)
             {
@@ -61,21 +62,9 @@ public static class SnapshotConsistency
                     {
                         CheckDiscovery(name, filter, discovery, extensions, problems);
                     }
-                    if (filter.TypedConfig is null)
+                    else if (filter.TypedConfig is { } typed && typed.Is(HttpConnectionManager.Descriptor))
                     {
-                        continue;
-                    }
-                    if (filter.TypedConfig.Is(TcpProxy.Descriptor))
-                    {
-                        var proxy = filter.TypedConfig.Unpack<TcpProxy>();
-                        if (proxy.ClusterSpecifierCase == TcpProxy.ClusterSpecifierOneofCase.Cluster && !clusters.ContainsKey(proxy.Cluster))
-                        {
-                            problems.Add($"listener '{name}' proxies to missing cluster '{proxy.Cluster}'");
-                        }
-                    }
-                    else if (filter.TypedConfig.Is(HttpConnectionManager.Descriptor))
-                    {
-                        var hcm = filter.TypedConfig.Unpack<HttpConnectionManager>();
+                        var hcm = typed.Unpack<HttpConnectionManager>();
                         if (hcm.RouteSpecifierCase == HttpConnectionManager.RouteSpecifierOneofCase.Rds && !routes.ContainsKey(hcm.Rds.RouteConfigName))
                         {
                             problems.Add($"listener '{name}' uses missing route configuration '{hcm.Rds.RouteConfigName}'");

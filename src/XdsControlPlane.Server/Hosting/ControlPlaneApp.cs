@@ -27,7 +27,8 @@ public static class ControlPlaneApp
         builder.Services.AddSingleton(sp =>
         {
             var cache = sp.GetRequiredService<SnapshotCache>();
-            return new ConfigPipeline(snapshot => cache.TrySetSnapshot(snapshot), sp.GetRequiredService<ILogger<ConfigPipeline>>());
+            return new ConfigPipeline(snapshot => cache.TrySetSnapshot(snapshot, out var problems) ? [] : problems,
+                sp.GetRequiredService<ILogger<ConfigPipeline>>());
         });
         if (kubernetesOptions is null)
         {

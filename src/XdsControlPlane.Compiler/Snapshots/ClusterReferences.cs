@@ -4,15 +4,15 @@ using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
-using XdsControlPlane.Compiler.Snapshots;
 
-namespace XdsControlPlane.Xds.Engine;
+namespace XdsControlPlane.Compiler.Snapshots;
 
 /// <summary>
 /// Which clusters a listener or route configuration uses, and which EDS name a cluster reads. Computed
-/// once per (immutable) resource and cached next to it, so pushes never re-parse.
+/// once per (immutable) resource and cached next to it, so neither the consistency check nor a push
+/// re-parses a resource another already read.
 /// </summary>
-internal static class ClusterReferences
+public static class ClusterReferences
 {
     private static readonly ConditionalWeakTable<EnvoyResource, string[]> Cache = new();
 
