@@ -1,7 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Google.Protobuf;
-using Google.Protobuf.Reflection;
 using XdsControlPlane.Compiler.Snapshots;
 
 namespace XdsControlPlane.Xds.Debug;
@@ -9,25 +7,6 @@ namespace XdsControlPlane.Xds.Debug;
 /// <summary>Renders a snapshot as Envoy-style JSON (proto3 JSON mapping, <c>@type</c> on every Any).</summary>
 public static class ConfigDump
 {
-    private static readonly TypeRegistry Registry = TypeRegistry.FromFiles(
-        Envoy.Config.Cluster.V3.ClusterReflection.Descriptor,
-        Envoy.Config.Endpoint.V3.EndpointReflection.Descriptor,
-        Envoy.Config.Listener.V3.ListenerReflection.Descriptor,
-        Envoy.Config.Route.V3.RouteReflection.Descriptor,
-        Envoy.Config.Core.V3.ExtensionReflection.Descriptor,
-        Envoy.Extensions.Filters.Network.TcpProxy.V3.TcpProxyReflection.Descriptor,
-        Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManagerReflection.Descriptor,
-        Envoy.Extensions.Filters.Network.Rbac.V3.RbacReflection.Descriptor,
-        Envoy.Extensions.Filters.Http.Rbac.V3.RbacReflection.Descriptor,
-        Envoy.Extensions.Filters.Http.Router.V3.RouterReflection.Descriptor,
-        Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheckReflection.Descriptor,
-        Envoy.Extensions.Filters.Listener.TlsInspector.V3.TlsInspectorReflection.Descriptor,
-        Envoy.Extensions.Filters.Listener.ProxyProtocol.V3.ProxyProtocolReflection.Descriptor,
-        Envoy.Extensions.Matching.CommonInputs.Network.V3.NetworkInputsReflection.Descriptor,
-        Envoy.Extensions.Matching.InputMatchers.Ip.V3.IpReflection.Descriptor);
-
-    private static readonly JsonFormatter Formatter = new(JsonFormatter.Settings.Default.WithTypeRegistry(Registry).WithIndentation());
-
     /// <summary><c>{"version": ..., "types": [{"type_url", "version", "resources": [...]}]}</c>.</summary>
     public static string Render(CurrentSnapshot current)
     {
@@ -55,7 +34,7 @@ public static class ConfigDump
                     string rendered;
                     try
                     {
-                        rendered = Formatter.Format(resource.AsAny());
+                        rendered = EnvoyJson.Format(resource.AsAny());
                     }
                     catch (InvalidOperationException ex)
                     {
