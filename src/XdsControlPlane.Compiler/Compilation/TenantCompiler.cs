@@ -63,52 +63,51 @@ public static class TenantCompiler
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
         var vhosts = new List<HashedPart<VirtualHost>>();
-        // Build only the RBAC variants this tenant's ports use (a NodePort tenant needs no SNI or HTTP RBAC),
-        // and each once: every chain, listener and virtual host of the tenant shares the same packed config.
-        var ports = tenant.Services.SelectMany(s => s.Ports.Select(p => (Service: s, Port: p))).ToList();
-        var anySni = ports.Any(x => x.Port.SniHostname is not null && !lostSniPorts.Contains(EnvoyNames.ServicePortKey(x.Service.Namespace, x.Service.Name, x.Port.Name)));
-        var sniRbac = anySni ? RbacFilter(tenant.Id, "sni", decision, seed, generation) : null;
-        var nodePortRbac = ports.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", decision, seed, generation) : null;
-        var tunnelRbac = ports.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, decision, seed) is { } perRoute ? Any.Pack(perRoute) : null;
-        // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
-        var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
-        var usesSni = false;
-        var usesNodePort = false;
-
+        // The ports the proxy exposes, each with its "ns/svc-port" key and whether it keeps its SNI hostname.
+        var exposed = new List<(ExposedService Service, ExposedPort Port, string Key, bool ViaSni)>();
         foreach (var service in tenant.Services)
         {
             foreach (var port in service.Ports)
             {
                 var key = EnvoyNames.ServicePortKey(service.Namespace, service.Name, port.Name);
                 var viaSni = port.SniHostname is not null && !lostSniPorts.Contains(key);
-                if (!port.ViaNodePort && !viaSni && !port.ViaTunneling)
+                if (port.ViaNodePort || viaSni || port.ViaTunneling)
                 {
-                    continue;
-                }
-                clusters.Add(new EnvoyResource(key, Cluster(key, seed)));
-                endpoints.Add(new EnvoyResource(key, LoadAssignment(key, port)));
-                if (port.ViaNodePort)
-                {
-                    listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac?.Filter, seed, maxDuration)));
-                    usesNodePort = true;
-                }
-                if (viaSni)
-                {
-                    chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
-                    usesSni = true;
-                }
-                if (port.ViaTunneling)
-                {
-                    vhosts.Add(HashedPart<VirtualHost>.Of(key, TunnelingVirtualHost(key, service, port, tunnelRbac)));
+                    exposed.Add((service, port, key, viaSni));
                 }
             }
         }
+        // Build only the RBAC variants this tenant's ports use (a NodePort tenant needs no SNI or HTTP RBAC),
+        // and each once: every chain, listener and virtual host of the tenant shares the same packed config.
+        var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", decision, seed, generation) : null;
+        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", decision, seed, generation) : null;
+        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, decision, seed) is { } perRoute ? Any.Pack(perRoute) : null;
+        // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
+        var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
+
+        foreach (var (service, port, key, viaSni) in exposed)
+        {
+            clusters.Add(new EnvoyResource(key, Cluster(key, seed)));
+            endpoints.Add(new EnvoyResource(key, LoadAssignment(key, port)));
+            if (port.ViaNodePort)
+            {
+                listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac?.Filter, seed, maxDuration)));
+            }
+            if (viaSni)
+            {
+                chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
+            }
+            if (port.ViaTunneling)
+            {
+                vhosts.Add(HashedPart<VirtualHost>.Of(key, TunnelingVirtualHost(key, service, port, tunnelRbac)));
+            }
+        }
         var extensionConfigs = new List<EnvoyResource>();
-        if (usesSni && sniRbac?.Extension is { } sniExtension)
+        if (sniRbac?.Extension is { } sniExtension)
         {
             extensionConfigs.Add(sniExtension);
         }
-        if (usesNodePort && nodePortRbac?.Extension is { } nodePortExtension)
+        if (nodePortRbac?.Extension is { } nodePortExtension)
         {
             extensionConfigs.Add(nodePortExtension);
         }
