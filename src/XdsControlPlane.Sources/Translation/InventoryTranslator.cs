@@ -171,57 +171,12 @@ public static class InventoryTranslator
             ok &= ranges is not null;
             settings = settings with { ProxyProtocolTrustedRanges = ranges ?? ValueList<CidrRange>.Empty };
         }
-        if (annotations.TryGetValue(Annotations.UnenforceableAllowlist, out var unenforceable))
-        {
-            switch (unenforceable.Trim())
-            {
-                case "report-open":
-                    settings = settings with { Unenforceable = UnenforceablePolicy.ReportOpen };
-                    break;
-                case "deny-all":
-                    settings = settings with { Unenforceable = UnenforceablePolicy.DenyAll };
-                    break;
-                default:
-                    ok = false;
-                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.UnenforceableAllowlist}]",
-                        $"'{unenforceable}' is not 'report-open' or 'deny-all'"));
-                    break;
-            }
-        }
-        if (annotations.TryGetValue(Annotations.ConfigSource, out var configSource))
-        {
-            switch (configSource.Trim())
-            {
-                case "ads":
-                    settings = settings with { ConfigSource = ConfigSourceStyle.Ads };
-                    break;
-                case "grpc":
-                    settings = settings with { ConfigSource = ConfigSourceStyle.Grpc };
-                    break;
-                default:
-                    ok = false;
-                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.ConfigSource}]",
-                        $"'{configSource}' is not 'ads' or 'grpc'"));
-                    break;
-            }
-        }
-        if (annotations.TryGetValue(Annotations.RbacDelivery, out var delivery))
-        {
-            switch (delivery.Trim())
-            {
-                case "ecds":
-                    settings = settings with { RbacDelivery = RbacDelivery.Ecds };
-                    break;
-                case "inline":
-                    settings = settings with { RbacDelivery = RbacDelivery.Inline };
-                    break;
-                default:
-                    ok = false;
-                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.RbacDelivery}]",
-                        $"'{delivery}' is not 'ecds' or 'inline'"));
-                    break;
-            }
-        }
+        ok &= ReadChoice(annotations, Annotations.UnenforceableAllowlist, obj, diagnostics, null, ("report-open", UnenforceablePolicy.ReportOpen), ("deny-all", UnenforceablePolicy.DenyAll),
+            v => settings = settings with { Unenforceable = v });
+        ok &= ReadChoice(annotations, Annotations.ConfigSource, obj, diagnostics, null, ("ads", ConfigSourceStyle.Ads), ("grpc", ConfigSourceStyle.Grpc),
+            v => settings = settings with { ConfigSource = v });
+        ok &= ReadChoice(annotations, Annotations.RbacDelivery, obj, diagnostics, null, ("ecds", RbacDelivery.Ecds), ("inline", RbacDelivery.Inline),
+            v => settings = settings with { RbacDelivery = v });
         if (annotations.TryGetValue(Annotations.MaxConnectionDuration, out var maxDuration))
         {
             if (TryParseDuration(maxDuration.Trim(), out var duration))
@@ -303,22 +258,8 @@ public static class InventoryTranslator
         }
 
         var mode = AllowlistMode.Enforce;
-        if (cluster.Metadata.Annotations?.TryGetValue(Annotations.AllowlistMode, out var modeText) == true)
-        {
-            switch (modeText.Trim())
-            {
-                case "enforce":
-                    break;
-                case "dry-run":
-                    mode = AllowlistMode.DryRun;
-                    break;
-                default:
-                    ok = false;
-                    diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.AllowlistMode}]",
-                        $"'{modeText}' is not 'enforce' or 'dry-run'", id));
-                    break;
-            }
-        }
+        ok &= ReadChoice(cluster.Metadata.Annotations ?? new Dictionary<string, string>(), Annotations.AllowlistMode, obj, diagnostics, id,
+            ("enforce", AllowlistMode.Enforce), ("dry-run", AllowlistMode.DryRun), v => mode = v);
 
         var blocks = cluster.Spec?.ApiServerAllowedIPRanges?.CidrBlocks ?? [];
         var ranges = ParseRanges(blocks, obj, "spec.apiServerAllowedIPRanges.cidrBlocks", diagnostics, id);
@@ -522,24 +463,25 @@ public static class InventoryTranslator
         return ok ? ranges.ToValueList() : null;
     }
 
-    private static bool ReadBool(IDictionary<string, string> annotations, string key, string obj, List<Diagnostic> diagnostics, Action<bool?> set)
+    private static bool ReadBool(IDictionary<string, string> annotations, string key, string obj, List<Diagnostic> diagnostics, Action<bool?> set) =>
+        ReadChoice<bool?>(annotations, key, obj, diagnostics, null, ("true", true), ("false", false), set);
+
+    /// <summary>An annotation that must be one of two words; absent leaves the default. False (and a diagnostic) when it is neither.</summary>
+    private static bool ReadChoice<T>(IDictionary<string, string> annotations, string key, string obj, List<Diagnostic> diagnostics, string? tenantId,
+        (string Word, T Value) first, (string Word, T Value) second, Action<T> set)
     {
         if (!annotations.TryGetValue(key, out var text))
         {
             return true;
         }
-        switch (text.Trim())
+        var word = text.Trim();
+        if (word == first.Word || word == second.Word)
         {
-            case "true":
-                set(true);
-                return true;
-            case "false":
-                set(false);
-                return true;
-            default:
-                diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{key}]", $"'{text}' is not 'true' or 'false'"));
-                return false;
+            set(word == first.Word ? first.Value : second.Value);
+            return true;
         }
+        diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{key}]", $"'{text}' is not '{first.Word}' or '{second.Word}'", tenantId));
+        return false;
     }
 
     /// <summary>Envoy's server_names match exact names or "*.suffix"; anything else would never match or match too much.</summary>
