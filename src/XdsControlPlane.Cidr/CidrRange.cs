@@ -2,7 +2,6 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 
 namespace XdsControlPlane.Cidr;
 
@@ -39,6 +38,14 @@ public readonly record struct CidrRange : IComparable<CidrRange>
         KindV4 => new IPAddress(ToBytes4((uint)_bits)),
         KindV6 => new IPAddress(ToBytes16(_bits)),
         _ => IPAddress.None,
+    };
+
+    /// <summary>The network address as text (dotted quad, or RFC 5952 for IPv6), without an <see cref="IPAddress"/>.</summary>
+    public string NetworkText => _kind switch
+    {
+        KindV4 => FormatV4((uint)_bits),
+        KindV6 => FormatV6(_bits),
+        _ => string.Empty,
     };
 
     /// <summary>The number of leading network bits: 0-32 for IPv4, 0-128 for IPv6.</summary>
@@ -218,12 +225,33 @@ public readonly record struct CidrRange : IComparable<CidrRange>
     public static bool operator >=(CidrRange left, CidrRange right) => left.CompareTo(right) >= 0;
 
     /// <summary>Canonical text: <c>10.0.0.0/8</c>, <c>2001:db8::/32</c> (RFC 5952: lower case, longest zero run compressed).</summary>
-    public override string ToString() => _kind switch
+    public override string ToString()
     {
-        KindV4 => string.Create(CultureInfo.InvariantCulture, $"{FormatV4((uint)_bits)}/{_prefixLength}"),
-        KindV6 => string.Create(CultureInfo.InvariantCulture, $"{FormatV6(_bits)}/{_prefixLength}"),
-        _ => string.Empty,
-    };
+        Span<char> text = stackalloc char[MaxTextLength];
+        return new string(text[..Format(text)]);
+    }
+
+    /// <summary>The longest text <see cref="Format"/> writes: a full IPv6 address and <c>/128</c>.</summary>
+    public const int MaxTextLength = 43;
+
+    /// <summary>Writes <see cref="ToString"/>'s text into <paramref name="destination"/> (at least <see cref="MaxTextLength"/> chars) and returns its length: no allocation.</summary>
+    public int Format(Span<char> destination)
+    {
+        int length = _kind switch
+        {
+            KindV4 => WriteV4((uint)_bits, destination),
+            KindV6 => WriteV6(_bits, destination),
+            _ => 0,
+        };
+        if (length == 0)
+        {
+            return 0;
+        }
+
+        destination[length++] = '/';
+        _prefixLength.TryFormat(destination[length..], out int written, default, CultureInfo.InvariantCulture);
+        return length + written;
+    }
 
     internal static CidrRange CreateV4Unchecked(uint network, int prefixLength) => new(network, prefixLength, KindV4);
 
@@ -417,12 +445,37 @@ public readonly record struct CidrRange : IComparable<CidrRange>
         return true;
     }
 
-    internal static string FormatV4(uint value) => string.Create(
-        CultureInfo.InvariantCulture,
-        $"{value >> 24}.{(value >> 16) & 0xFF}.{(value >> 8) & 0xFF}.{value & 0xFF}");
+    internal static string FormatV4(uint value)
+    {
+        Span<char> text = stackalloc char[15];
+        return new string(text[..WriteV4(value, text)]);
+    }
+
+    internal static string FormatV6(UInt128 value)
+    {
+        Span<char> text = stackalloc char[39];
+        return new string(text[..WriteV6(value, text)]);
+    }
+
+    private static int WriteV4(uint value, Span<char> text)
+    {
+        int length = 0;
+        for (int shift = 24; shift >= 0; shift -= 8)
+        {
+            if (shift != 24)
+            {
+                text[length++] = '.';
+            }
+
+            ((value >> shift) & 0xFF).TryFormat(text[length..], out int written, default, CultureInfo.InvariantCulture);
+            length += written;
+        }
+
+        return length;
+    }
 
     // RFC 5952 by hand: the BCL prints IPv4-compatible forms ("::1.2.3.4") that Envoy and people read differently.
-    internal static string FormatV6(UInt128 value)
+    private static int WriteV6(UInt128 value, Span<char> text)
     {
         Span<ushort> groups = stackalloc ushort[8];
         for (int i = 0; i < 8; i++)
@@ -459,25 +512,27 @@ public readonly record struct CidrRange : IComparable<CidrRange>
             bestStart = -1;
         }
 
-        var sb = new StringBuilder(39);
+        int length = 0;
         for (int i = 0; i < 8; i++)
         {
             if (i == bestStart)
             {
-                sb.Append("::");
+                text[length++] = ':';
+                text[length++] = ':';
                 i += bestLength - 1;
                 continue;
             }
 
-            if (sb.Length > 0 && sb[^1] != ':')
+            if (length > 0 && text[length - 1] != ':')
             {
-                sb.Append(':');
+                text[length++] = ':';
             }
 
-            sb.Append(groups[i].ToString("x", CultureInfo.InvariantCulture));
+            groups[i].TryFormat(text[length..], out int written, "x", CultureInfo.InvariantCulture);
+            length += written;
         }
 
-        return sb.ToString();
+        return length;
     }
 
     private static byte[] ToBytes4(uint value)

@@ -18,8 +18,9 @@ public sealed class CidrSet
     private readonly CidrRange[] _ranges;
     private readonly Interval[] _v4;
     private readonly Interval[] _v6;
-    private readonly V4Index? _v4Index;
-    private readonly V6Index? _v6Index;
+    // Built on first lookup: most sets (a tenant's list at compile time) are normalised and never queried.
+    private V4Index? _v4Index;
+    private V6Index? _v6Index;
     private ReadOnlyCollection<CidrRange>? _normalized;
     private MatchIndex? _matchIndex;
 
@@ -28,8 +29,6 @@ public sealed class CidrSet
         _ranges = ranges;
         _v4 = v4;
         _v6 = v6;
-        _v4Index = v4.Length > 0 ? new V4Index(v4) : null;
-        _v6Index = v6.Length > 0 ? new V6Index(v6) : null;
         Ranges = Array.AsReadOnly(ranges);
     }
 
@@ -53,10 +52,15 @@ public sealed class CidrSet
     });
 
     /// <summary>True when the set contains no address.</summary>
-    public bool IsEmpty => _v4Index is null && _v6Index is null;
+    public bool IsEmpty => _v4.Length == 0 && _v6.Length == 0;
 
     /// <summary>Approximate bytes held by the lookup arrays (not the original or normalised lists).</summary>
-    public long LookupSizeInBytes => (_v4Index?.SizeInBytes ?? 0) + (_v6Index?.SizeInBytes ?? 0);
+    public long LookupSizeInBytes => (V4?.SizeInBytes ?? 0) + (V6?.SizeInBytes ?? 0);
+
+    // Racing threads may each build an index; they are equal and the reference write is atomic.
+    private V4Index? V4 => _v4Index ?? (_v4.Length == 0 ? null : _v4Index = new V4Index(_v4));
+
+    private V6Index? V6 => _v6Index ?? (_v6.Length == 0 ? null : _v6Index = new V6Index(_v6));
 
     /// <summary>Builds a set from ranges.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="ranges"/> is null.</exception>
@@ -164,7 +168,7 @@ public sealed class CidrSet
     }
 
     /// <summary>True when the IPv4 address, host order (10.0.0.1 is 0x0A000001), is in the set.</summary>
-    public bool Contains(uint ipv4) => _v4Index is { } index && index.Contains(ipv4);
+    public bool Contains(uint ipv4) => V4 is { } index && index.Contains(ipv4);
 
     /// <summary>True when the IPv6 address, host order, is in the set; <c>::ffff:a.b.c.d</c> is looked up as IPv4.</summary>
     public bool Contains(UInt128 ipv6)
@@ -174,7 +178,7 @@ public sealed class CidrSet
             return Contains((uint)ipv6);
         }
 
-        return _v6Index is { } index && index.Contains(ipv6);
+        return V6 is { } index && index.Contains(ipv6);
     }
 
     /// <summary>True when the address, 4 or 16 bytes in network order, is in the set.</summary>

@@ -44,6 +44,32 @@ public sealed class RevocationTests
 
     private static bool Mentions(string name, string tenantId) => name.Contains(tenantId, StringComparison.Ordinal);
 
+    [Theory]
+    [InlineData(false, "10.0.0.0/8", "2001:db8::/32", "192.0.2.0/24")]
+    [InlineData(true, "10.0.0.0/8")]
+    [InlineData(false)]
+    public void GenerationIsSha256OfTheAdmissionKeyHashedWithoutBuildingIt(bool proxyProtocol, params string[] ranges)
+    {
+        // The generation names Envoy config: it must not change when the way it is computed does.
+        var seed = new SeedSettings
+        {
+            Name = "s",
+            Provider = CloudProvider.Aws,
+            ProxyProtocol = proxyProtocol,
+            ProxyProtocolTrustedRanges = proxyProtocol ? ValueList.From([CidrRange.Parse("198.51.100.0/24"), CidrRange.Parse("2001:db8:1::/48")]) : ValueList<CidrRange>.Empty,
+        };
+        var set = CidrSet.Build(ranges.Select(CidrRange.Parse));
+        var admission = new Admission(ranges.Length == 0, set, proxyProtocol ? "pp:198.51.100.0/24,2001:db8:1::/48" : "direct");
+        var previous = new Admission(false, CidrSet.Build([CidrRange.Parse("0.0.0.0/0")]), "direct");
+        static string Sha(string text) =>
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..8];
+
+        Assert.Equal(Sha(admission.Key), Revocation.Fresh(admission));
+        Assert.Equal(Sha(admission.Key + "\0after\0" + previous.Key), Revocation.Hash(admission, previous));
+        Assert.Equal(admission.Key, Admission.Of(new AllowlistDecision(ranges.Length == 0 ? Enforcement.Unrestricted
+            : proxyProtocol ? Enforcement.EnforcedProxyProtocol : Enforcement.EnforcedDirect, RangeForm.Principals, set, "r"), seed).Key);
+    }
+
     [Fact]
     public void WideningChangesOnlyTheTenantsTypedExtensionConfig()
     {

@@ -19,33 +19,40 @@ namespace XdsControlPlane.Compiler.Compilation;
 /// </summary>
 public static class RbacConfigs
 {
-    /// <summary>The network RBAC filter config, or null when the decision serves no filter.</summary>
-    public static NetworkRbac.RBAC? Network(string tenantId, string path, AllowlistDecision decision, SeedSettings seed)
+    /// <summary>
+    /// What a tenant's RBAC configs enforce (or shadow), built once per tenant and shared by its SNI, NodePort
+    /// and tunneling configs: only the stat prefixes differ between them. Null when the decision serves no filter.
+    /// </summary>
+    public static RbacBody? Body(string tenantId, AllowlistDecision decision, SeedSettings seed) => decision switch
     {
-        if (!decision.EmitsFilter)
+        { EmitsFilter: false } => null,
+        { Enforcement: Enforcement.NotEnforceableDenyAll } => new RbacBody(DenyAll(), null, Shadow: false),
+        { Form: RangeForm.TrieMatcher } => new RbacBody(null, Matcher(tenantId, decision.EffectiveRanges, seed), decision.Enforcement == Enforcement.DryRun),
+        _ => new RbacBody(Rules(tenantId, decision.EffectiveRanges, seed), null, decision.Enforcement == Enforcement.DryRun),
+    };
+
+    /// <summary>The network RBAC filter config, or null when the decision serves no filter.</summary>
+    public static NetworkRbac.RBAC? Network(string tenantId, string path, AllowlistDecision decision, SeedSettings seed) =>
+        Network(tenantId, path, Body(tenantId, decision, seed));
+
+    /// <summary>The network RBAC filter config for one path, from the tenant's shared <paramref name="body"/>.</summary>
+    public static NetworkRbac.RBAC? Network(string tenantId, string path, RbacBody? body)
+    {
+        if (body is null)
         {
             return null;
         }
         var config = new NetworkRbac.RBAC { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path) };
-        switch (decision)
+        if (body.Shadow)
         {
-            case { Enforcement: Enforcement.NotEnforceableDenyAll }:
-                config.Rules = DenyAll();
-                break;
-            case { Enforcement: Enforcement.DryRun, Form: RangeForm.TrieMatcher }:
-                config.ShadowMatcher = Matcher(tenantId, decision.EffectiveRanges, seed);
-                config.ShadowRulesStatPrefix = "shadow.";
-                break;
-            case { Enforcement: Enforcement.DryRun }:
-                config.ShadowRules = Rules(tenantId, decision.EffectiveRanges, seed);
-                config.ShadowRulesStatPrefix = "shadow.";
-                break;
-            case { Form: RangeForm.TrieMatcher }:
-                config.Matcher = Matcher(tenantId, decision.EffectiveRanges, seed);
-                break;
-            default:
-                config.Rules = Rules(tenantId, decision.EffectiveRanges, seed);
-                break;
+            config.ShadowRules = body.Rules;
+            config.ShadowMatcher = body.Matcher;
+            config.ShadowRulesStatPrefix = "shadow.";
+        }
+        else
+        {
+            config.Rules = body.Rules;
+            config.Matcher = body.Matcher;
         }
         return config;
     }
@@ -59,36 +66,29 @@ public static class RbacConfigs
         new() { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path), Rules = DenyAll() };
 
     /// <summary>The per-virtual-host HTTP RBAC override for a tunneled tenant, or null for no filter.</summary>
-    public static HttpRbac.RBACPerRoute? Http(string tenantId, AllowlistDecision decision, SeedSettings seed)
+    public static HttpRbac.RBACPerRoute? Http(string tenantId, AllowlistDecision decision, SeedSettings seed) =>
+        Http(tenantId, Body(tenantId, decision, seed));
+
+    /// <summary>The HTTP RBAC override from the tenant's shared <paramref name="body"/>.</summary>
+    public static HttpRbac.RBACPerRoute? Http(string tenantId, RbacBody? body)
     {
-        if (!decision.EmitsFilter)
+        if (body is null)
         {
             return null;
         }
         var config = new HttpRbac.RBAC();
         var prefix = EnvoyNames.TenantStatPrefix(tenantId, "tunneling");
-        switch (decision)
+        if (body.Shadow)
         {
-            case { Enforcement: Enforcement.NotEnforceableDenyAll }:
-                config.Rules = DenyAll();
-                config.RulesStatPrefix = prefix;
-                break;
-            case { Enforcement: Enforcement.DryRun, Form: RangeForm.TrieMatcher }:
-                config.ShadowMatcher = Matcher(tenantId, decision.EffectiveRanges, seed);
-                config.ShadowRulesStatPrefix = prefix;
-                break;
-            case { Enforcement: Enforcement.DryRun }:
-                config.ShadowRules = Rules(tenantId, decision.EffectiveRanges, seed);
-                config.ShadowRulesStatPrefix = prefix;
-                break;
-            case { Form: RangeForm.TrieMatcher }:
-                config.Matcher = Matcher(tenantId, decision.EffectiveRanges, seed);
-                config.RulesStatPrefix = prefix;
-                break;
-            default:
-                config.Rules = Rules(tenantId, decision.EffectiveRanges, seed);
-                config.RulesStatPrefix = prefix;
-                break;
+            config.ShadowRules = body.Rules;
+            config.ShadowMatcher = body.Matcher;
+            config.ShadowRulesStatPrefix = prefix;
+        }
+        else
+        {
+            config.Rules = body.Rules;
+            config.Matcher = body.Matcher;
+            config.RulesStatPrefix = prefix;
         }
         return new HttpRbac.RBACPerRoute { Rbac = config };
     }
@@ -198,7 +198,13 @@ public static class RbacConfigs
 
     public static CoreCidr ToEnvoy(CidrRange range) => new()
     {
-        AddressPrefix = range.Network.ToString(),
+        AddressPrefix = range.NetworkText,
         PrefixLen = (uint)range.PrefixLength,
     };
 }
+
+/// <summary>
+/// The rules or the matcher of a tenant's RBAC (exactly one is set), and whether they are shadow rules (dry run).
+/// Shared, never mutated: protobuf messages may appear in several parents, each serialises them the same.
+/// </summary>
+public sealed record RbacBody(Rbac.RBAC? Rules, XdsMatcher? Matcher, bool Shadow);

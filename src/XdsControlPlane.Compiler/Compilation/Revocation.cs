@@ -1,3 +1,5 @@
+using System.Security.Cryptography;
+using System.Text;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Snapshots;
 using XdsControlPlane.Model;
@@ -24,6 +26,39 @@ public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
 
     /// <summary>A canonical text of the admitted set: equal admissions have equal keys on every replica.</summary>
     public string Key => Everything ? "everything" : $"{TrustKey}|{Ranges}";
+
+    /// <summary>Appends <see cref="Key"/>'s UTF-8 bytes to <paramref name="hash"/> without building the text (every tenant's first compile hashes it).</summary>
+    public void AppendKey(IncrementalHash hash)
+    {
+        if (Everything)
+        {
+            hash.AppendData("everything"u8);
+            return;
+        }
+        Append(hash, TrustKey);
+        hash.AppendData("|"u8);
+        Span<char> text = stackalloc char[CidrRange.MaxTextLength];
+        var first = true;
+        foreach (var range in Ranges.Normalized)
+        {
+            if (!first)
+            {
+                hash.AppendData(", "u8);
+            }
+            first = false;
+            Append(hash, text[..range.Format(text)]);
+        }
+    }
+
+    private static void Append(IncrementalHash hash, ReadOnlySpan<char> text)
+    {
+        Span<byte> bytes = stackalloc byte[Encoding.UTF8.GetMaxByteCount(CidrRange.MaxTextLength)];
+        for (var offset = 0; offset < text.Length; offset += CidrRange.MaxTextLength)
+        {
+            var piece = text[offset..Math.Min(text.Length, offset + CidrRange.MaxTextLength)];
+            hash.AppendData(bytes[..Encoding.UTF8.GetBytes(piece, bytes)]);
+        }
+    }
 
     /// <summary>True when this admission lets in every address <paramref name="old"/> let in.</summary>
     public bool Covers(Admission old) =>
@@ -52,7 +87,7 @@ public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
 /// </remarks>
 public static class Revocation
 {
-    public static string Fresh(Admission admission) => Hash(admission.Key);
+    public static string Fresh(Admission admission) => Hash(admission, null);
 
     public static string Next(string? previousGeneration, Admission? previous, Admission current)
     {
@@ -64,10 +99,26 @@ public static class Revocation
         {
             return previousGeneration;
         }
-        var candidate = Hash(current.Key);
-        return candidate != previousGeneration ? candidate : Hash(current.Key + "\0after\0" + previous.Key);
+        var candidate = Hash(current, null);
+        return candidate != previousGeneration ? candidate : Hash(current, previous);
     }
 
-    // 8 hex digits: the generation only has to differ from the one before it (checked above).
-    private static string Hash(string text) => ContentHash.Of(text)[..8];
+    /// <summary>
+    /// SHA-256 of <c>current.Key</c>, or of <c>current.Key + "\0after\0" + after.Key</c>, as 8 hex digits: the
+    /// generation only has to differ from the one before it (checked above). SHA-256, not the versions' XXH128:
+    /// the generation decides whether live connections are cut, and tenants choose the text.
+    /// </summary>
+    public static string Hash(Admission current, Admission? after)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        current.AppendKey(sha);
+        if (after is not null)
+        {
+            sha.AppendData("\0after\0"u8);
+            after.AppendKey(sha);
+        }
+        Span<byte> digest = stackalloc byte[32];
+        sha.GetHashAndReset(digest);
+        return Convert.ToHexStringLower(digest[..4]);
+    }
 }

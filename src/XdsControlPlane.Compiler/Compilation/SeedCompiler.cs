@@ -181,17 +181,34 @@ public static class SeedCompiler
         else
         {
             claims = SniClaims.Empty.With([], model.Tenants, new HashSet<string>(StringComparer.Ordinal));
-            var builder = ImmutableSortedDictionary.CreateBuilder<string, TenantArtifacts>(StringComparer.Ordinal);
-            foreach (var tenant in model.Tenants)
+            // Tenants compile independently (claims and the previous result are immutable); each result goes
+            // to its tenant's slot, so the outcome does not depend on scheduling.
+            var results = new TenantArtifacts[model.Tenants.Count];
+            var claimsNow = claims;
+            Parallel.For(0, results.Length, i =>
             {
-                var lost = claims.Lost(tenant);
+                var tenant = model.Tenants[i];
+                var lost = claimsNow.Lost(tenant);
                 TenantArtifacts? old = null;
                 previous?.Tenants.TryGetValue(tenant.Id, out old);
-                builder[tenant.Id] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old);
-                recompiled++;
+                results[i] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old);
+            });
+            recompiled = results.Length;
+            if (IsSortedById(model.Tenants))
+            {
+                ordered = results;
+                compiled = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a)));
             }
-            compiled = builder.ToImmutable();
-            ordered = [.. compiled.Values];
+            else
+            {
+                var builder = ImmutableSortedDictionary.CreateBuilder<string, TenantArtifacts>(StringComparer.Ordinal);
+                foreach (var artifacts in results)
+                {
+                    builder[artifacts.Tenant.Id] = artifacts; // a repeated id: the last one wins, as before
+                }
+                compiled = builder.ToImmutable();
+                ordered = [.. compiled.Values];
+            }
         }
 
         ResourceSet clusters, endpoints, listeners, extensions;

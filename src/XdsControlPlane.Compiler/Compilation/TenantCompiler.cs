@@ -32,7 +32,10 @@ public sealed record TenantArtifacts(
     IReadOnlyList<HashedPart<FilterChain>> SniChains,
     IReadOnlyList<HashedPart<VirtualHost>> VirtualHosts)
 {
-    public TenantReport Report { get; init; } = null!;
+    private TenantReport? _report;
+
+    /// <summary>Built on first use (the debug endpoint), not on every compile: formatting every range of 10,000 tenants is not free.</summary>
+    public TenantReport Report => _report ??= TenantCompiler.Report(this);
 
     /// <summary>ECDS delivery: the tenant's RBAC filter configs (one per path it uses), named as its filters.</summary>
     public IReadOnlyList<EnvoyResource> ExtensionConfigs { get; init; } = [];
@@ -79,9 +82,10 @@ public static class TenantCompiler
         }
         // Build only the RBAC variants this tenant's ports use (a NodePort tenant needs no SNI or HTTP RBAC),
         // and each once: every chain, listener and virtual host of the tenant shares the same packed config.
-        var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", decision, seed, generation) : null;
-        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", decision, seed, generation) : null;
-        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, decision, seed) is { } perRoute ? Any.Pack(perRoute) : null;
+        var body = RbacConfigs.Body(tenant.Id, decision, seed);
+        var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, generation) : null;
+        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, generation) : null;
+        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, body) is { } perRoute ? Any.Pack(perRoute) : null;
         // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
         var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
 
@@ -119,7 +123,7 @@ public static class TenantCompiler
         };
         var diagnostics = new List<Diagnostic>();
         ReportDecision(artifacts, seed, diagnostics);
-        return artifacts with { Report = Report(artifacts, false), Diagnostics = diagnostics };
+        return artifacts with { Diagnostics = diagnostics };
     }
 
     public static ConfigSource ConfigSourceFor(SeedSettings seed) => seed.ConfigSource switch
@@ -178,10 +182,10 @@ public static class TenantCompiler
     /// RBAC, which enforces nothing, when the decision serves no filter), so that adding, editing or removing a
     /// list later needs no listener change except a narrowing's rename.
     /// </summary>
-    private static (Filter Filter, EnvoyResource? Extension)? RbacFilter(string tenantId, string path, AllowlistDecision decision,
+    private static (Filter Filter, EnvoyResource? Extension)? RbacFilter(string tenantId, string path, RbacBody? body,
         SeedSettings seed, string generation)
     {
-        var rbac = RbacConfigs.Network(tenantId, path, decision, seed);
+        var rbac = RbacConfigs.Network(tenantId, path, body);
         if (seed.RbacDelivery == RbacDelivery.Inline)
         {
             return rbac is null ? null : (new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = Any.Pack(rbac) }, null);
@@ -305,7 +309,7 @@ public static class TenantCompiler
         }
     }
 
-    private static TenantReport Report(TenantArtifacts artifacts, bool servingLastGood)
+    internal static TenantReport Report(TenantArtifacts artifacts)
     {
         var tenant = artifacts.Tenant;
         return new TenantReport(
@@ -318,7 +322,7 @@ public static class TenantCompiler
             artifacts.SniChains.Select(c => c.Message.FilterChainMatch.ServerNames[0]).ToList(),
             tenant.Services.SelectMany(s => s.Ports).Where(p => p.ViaNodePort).Select(p => p.NodePort).ToList(),
             artifacts.VirtualHosts.Select(v => v.Message.Domains[0]).ToList(),
-            servingLastGood)
+            ServingLastGood: false)
         {
             Ranges = artifacts.Decision.EffectiveRanges,
         };

@@ -18,7 +18,7 @@ public sealed class ResourceSet
             {
                 throw new ArgumentException($"two {typeUrl} resources are named '{resource.Name}'", nameof(resources));
             }
-            _digest += ContentHash.EntryDigest(resource.Name, resource.Version);
+            _digest += resource.EntryDigest;
         }
         Resources = builder.ToImmutable();
         Version = ContentHash.FormatDigest(_digest);
@@ -50,7 +50,7 @@ public sealed class ResourceSet
         {
             if (resources.TryGetValue(name, out var old))
             {
-                digest -= ContentHash.EntryDigest(old.Name, old.Version);
+                digest -= old.EntryDigest;
                 resources = resources.Remove(name);
             }
         }
@@ -63,9 +63,9 @@ public sealed class ResourceSet
                 {
                     continue;
                 }
-                digest -= ContentHash.EntryDigest(old.Name, old.Version);
+                digest -= old.EntryDigest;
             }
-            digest += ContentHash.EntryDigest(resource.Name, resource.Version);
+            digest += resource.EntryDigest;
             resources = resources.SetItem(resource.Name, resource);
         }
         return ReferenceEquals(resources, Resources) ? this : new ResourceSet(TypeUrl, resources, digest);
