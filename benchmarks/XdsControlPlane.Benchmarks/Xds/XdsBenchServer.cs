@@ -10,6 +10,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Compiler.Snapshots;
 using XdsControlPlane.Xds;
+using XdsControlPlane.Xds.Engine;
 
 namespace XdsControlPlane.Benchmarks.Xds;
 
@@ -32,6 +33,8 @@ internal sealed class XdsBenchServer : IAsyncDisposable
     public SnapshotCache Cache => App.Services.GetRequiredService<SnapshotCache>();
 
     public IXdsStatus Status => App.Services.GetRequiredService<IXdsStatus>();
+
+    public XdsEngine Engine => App.Services.GetRequiredService<XdsEngine>();
 
     public static async Task<XdsBenchServer> StartAsync(Snapshot snapshot)
     {
