@@ -84,9 +84,9 @@ public sealed class RevocationTests
             Assert.Equal(before.Snapshot.Get(type).Version, after.Snapshot.Get(type).Version);
         }
         Assert.Equal(ChainHashes(before), ChainHashes(after));
-        // The tunneling path's HTTP RBAC stays per virtual host in RDS (isolated from the listener already):
-        // only this tenant's virtual host changes there.
-        AssertOnlyTenantVirtualHostsChanged(before, after, Sni);
+        // The tunneling path's HTTP RBAC is per virtual host in the tenant's own RouteConfiguration (RDS): only
+        // that small resource changes, no other tenant's routes and not the tunneling listener.
+        AssertOnlyTenantRoutesChanged(before, after, Sni);
         var ecdsBefore = Versions(before, TypeUrls.ExtensionConfig);
         var ecdsAfter = Versions(after, TypeUrls.ExtensionConfig);
         Assert.Equal(ecdsBefore.Keys, ecdsAfter.Keys); // same names: Envoy updates the filter in place
@@ -124,7 +124,7 @@ public sealed class RevocationTests
         {
             Assert.Equal(before.Snapshot.Get(type).Version, after.Snapshot.Get(type).Version);
         }
-        AssertOnlyTenantVirtualHostsChanged(before, after, Sni);
+        AssertOnlyTenantRoutesChanged(before, after, Sni);
 
         // ECDS: the tenant's config is renamed (new generation), every other tenant's is the same resource.
         var ecdsBefore = Versions(before, TypeUrls.ExtensionConfig);
@@ -285,21 +285,14 @@ public sealed class RevocationTests
         Assert.Contains(SnapshotConsistency.Check(mistyped), p => p.Contains("TcpProxy", StringComparison.Ordinal) && p.Contains("accepts only", StringComparison.Ordinal));
     }
 
-    private static void AssertOnlyTenantVirtualHostsChanged(CompiledSeed before, CompiledSeed after, string tenantId)
+    /// <summary>The tunneling path's HTTP RBAC lives in the tenant's own RouteConfiguration: only that one changes.</summary>
+    private static void AssertOnlyTenantRoutesChanged(CompiledSeed before, CompiledSeed after, string tenantId)
     {
-        foreach (var (id, artifacts) in after.Tenants)
-        {
-            var hashesBefore = before.Tenants[id].VirtualHosts.Select(v => v.Hash).ToList();
-            var hashesAfter = artifacts.VirtualHosts.Select(v => v.Hash).ToList();
-            if (id == tenantId)
-            {
-                Assert.NotEqual(hashesBefore, hashesAfter);
-            }
-            else
-            {
-                Assert.Equal(hashesBefore, hashesAfter);
-            }
-        }
+        var routesBefore = Versions(before, TypeUrls.Route);
+        var routesAfter = Versions(after, TypeUrls.Route);
+        Assert.Equal(routesBefore.Keys, routesAfter.Keys);
+        var changed = routesAfter.Where(r => routesBefore[r.Key] != r.Value).Select(r => r.Key).ToList();
+        Assert.Equal([EnvoyNames.TunnelingRouteFor($"cluster-{tenantId}")], changed);
     }
 
     private static string SniHost(CompiledSeed compiled) => compiled.Tenants[Sni].SniChains[0].Message.FilterChainMatch.ServerNames[0];

@@ -19,6 +19,15 @@ public static class EnvoyNames
     public const string SniListener = "sni_listener";
     public const string TunnelingListener = "tunneling_listener";
     public const string TunnelingRoute = "http2_connect";
+
+    /// <summary>The tunneling HCM's scoped routes: one scope (and one RouteConfiguration) per tenant namespace.</summary>
+    public const string TunnelingScopes = "http2_connect_scopes";
+
+    /// <summary>
+    /// A tenant's own tunneling RouteConfiguration (and its scope), named after envoy-manager's single
+    /// <c>http2_connect</c>: one tenant's change re-sends only this small resource, never every tenant's routes.
+    /// </summary>
+    public static string TunnelingRouteFor(string ns) => $"{TunnelingRoute}/{ns}";
     public const string StatsListener = "service_stats";
     public const string StatsCluster = "service_stats";
     public const string TcpStatPrefix = "ingress_tcp";

@@ -1,6 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
+using XdsControlPlane.Compiler.Snapshots;
 using XdsControlPlane.Model;
 using CoreCidr = Envoy.Config.Core.V3.CidrRange;
 using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3;
@@ -175,7 +176,7 @@ public static class RbacConfigs
         Action = new TypedExtensionConfig
         {
             Name = EnvoyNames.RbacAction,
-            TypedConfig = Any.Pack(new Rbac.Action { Name = name, Action_ = action }),
+            TypedConfig = ProtoBytes.Pack(new Rbac.Action { Name = name, Action_ = action }),
         },
     };
 
@@ -190,8 +191,8 @@ public static class RbacConfigs
         {
             SinglePredicate = new XdsMatcher.Types.MatcherList.Types.Predicate.Types.SinglePredicate
             {
-                Input = new TypedExtensionConfig { Name = inputName, TypedConfig = Any.Pack(input) },
-                CustomMatch = new TypedExtensionConfig { Name = EnvoyNames.IpMatcher, TypedConfig = Any.Pack(ip) },
+                Input = new TypedExtensionConfig { Name = inputName, TypedConfig = ProtoBytes.Pack(input) },
+                CustomMatch = new TypedExtensionConfig { Name = EnvoyNames.IpMatcher, TypedConfig = ProtoBytes.Pack(ip) },
             },
         };
     }

@@ -25,7 +25,7 @@ public static class SharedListeners
         Name = EnvoyNames.ProxyProtocol,
         // In-seed clients (and health checks) connect without a header; they stay working, and RBAC
         // trusts a header's address only when the peer is the load balancer.
-        TypedConfig = Any.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
+        TypedConfig = ProtoBytes.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
     };
 
     /// <summary>envoy-manager's <c>service_stats</c>: <c>/healthz</c> answered by Envoy, <c>/stats</c> proxied to the admin port.</summary>
@@ -59,14 +59,14 @@ public static class SharedListeners
             },
             HttpFilters =
             {
-                new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = Any.Pack(healthCheck) },
-                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = Any.Pack(new Router()) },
+                new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = ProtoBytes.Pack(healthCheck) },
+                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = ProtoBytes.Pack(new Router()) },
             },
         };
         var listener = new Listener { Name = EnvoyNames.StatsListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.StatsPort) };
         listener.FilterChains.Add(new FilterChain
         {
-            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = Any.Pack(hcm) } },
+            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = ProtoBytes.Pack(hcm) } },
         });
         return listener;
     }
@@ -90,11 +90,8 @@ public static class SharedListeners
         },
     };
 
-    /// <summary>
-    /// The SNI listener with every tenant's chain. Its version is a hash of the shell and the chains' hashes,
-    /// so one tenant's change costs a pass over references, not a re-serialisation of every chain.
-    /// </summary>
-    public static EnvoyResource SniListener(SeedSettings seed, IEnumerable<HashedPart<FilterChain>> chains)
+    /// <summary>The SNI listener with every tenant's chain (or none: the shell its version is computed from).</summary>
+    public static Listener SniListener(SeedSettings seed, IEnumerable<HashedPart<FilterChain>> chains)
     {
         var listener = new Listener { Name = EnvoyNames.SniListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.SniPort) };
         if (seed.ProxyProtocol)
@@ -102,17 +99,48 @@ public static class SharedListeners
             listener.ListenerFilters.Add(ProxyProtocolFilter());
         }
         // TLS inspector must be enabled explicitly (Envoy ≥ 1.17) for server_names to match.
-        listener.ListenerFilters.Add(new ListenerFilter { Name = EnvoyNames.TlsInspector, TypedConfig = Any.Pack(new TlsInspector()) });
-        return Composite(listener, chains, listener.FilterChains);
+        listener.ListenerFilters.Add(new ListenerFilter { Name = EnvoyNames.TlsInspector, TypedConfig = ProtoBytes.Pack(new TlsInspector()) });
+        listener.FilterChains.AddRange(chains.Select(c => c.Message));
+        return listener;
     }
 
-    public static EnvoyResource TunnelingListener(SeedSettings seed)
+    /// <summary>
+    /// The tunneling listener: one HCM for every tenant's CONNECT traffic, routing by scope. The scope key is
+    /// the second label of the CONNECT authority (<c>&lt;svc&gt;.cluster-&lt;id&gt;.svc.cluster.local:&lt;port&gt;</c>),
+    /// the tenant's namespace; each scope names that tenant's own RouteConfiguration, fetched by RDS. So one
+    /// tenant's allowlist change re-sends its own small RouteConfiguration, not one holding every tenant's
+    /// virtual hosts, and the scopes here change only when tenants come or go. (With no scopes: the shell its
+    /// version is computed from.)
+    /// </summary>
+    public static Listener TunnelingListener(SeedSettings seed, IEnumerable<HashedPart<ScopedRouteConfiguration>> scopes)
     {
+        var scoped = new ScopedRoutes
+        {
+            Name = EnvoyNames.TunnelingScopes,
+            ScopeKeyBuilder = new ScopedRoutes.Types.ScopeKeyBuilder
+            {
+                Fragments =
+                {
+                    new ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder
+                    {
+                        HeaderValueExtractor = new ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.Types.HeaderValueExtractor
+                        {
+                            Name = ":authority",
+                            ElementSeparator = ".",
+                            Index = 1,
+                        },
+                    },
+                },
+            },
+            RdsConfigSource = TenantCompiler.ConfigSourceFor(seed),
+            ScopedRouteConfigurationsList = new ScopedRouteConfigurationsList(),
+        };
+        scoped.ScopedRouteConfigurationsList.ScopedRouteConfigurations.AddRange(scopes.Select(s => s.Message));
         var hcm = new HttpConnectionManager
         {
             CodecType = HttpConnectionManager.Types.CodecType.Auto,
             StatPrefix = EnvoyNames.HttpStatPrefix,
-            Rds = new Rds { ConfigSource = TenantCompiler.ConfigSourceFor(seed), RouteConfigName = EnvoyNames.TunnelingRoute },
+            ScopedRoutes = scoped,
             Http2ProtocolOptions = new Http2ProtocolOptions { AllowConnect = true },
             UpgradeConfigs = { new HttpConnectionManager.Types.UpgradeConfig { UpgradeType = EnvoyNames.ConnectUpgrade } },
             // The client address for RBAC is the connection's (after PROXY protocol), never a header a
@@ -121,8 +149,8 @@ public static class SharedListeners
             XffNumTrustedHops = 0,
             HttpFilters =
             {
-                new HttpFilter { Name = EnvoyNames.HttpRbac, TypedConfig = Any.Pack(RbacConfigs.HttpBase()) },
-                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = Any.Pack(new Router()) },
+                new HttpFilter { Name = EnvoyNames.HttpRbac, TypedConfig = ProtoBytes.Pack(RbacConfigs.HttpBase()) },
+                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = ProtoBytes.Pack(new Router()) },
             },
         };
         var listener = new Listener { Name = EnvoyNames.TunnelingListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.TunnelingPort) };
@@ -132,38 +160,8 @@ public static class SharedListeners
         }
         listener.FilterChains.Add(new FilterChain
         {
-            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = Any.Pack(hcm) } },
+            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = ProtoBytes.Pack(hcm) } },
         });
-        return new EnvoyResource(listener.Name, listener);
-    }
-
-    public static EnvoyResource TunnelingRoutes(IEnumerable<HashedPart<VirtualHost>> vhosts)
-    {
-        var routes = new RouteConfiguration { Name = EnvoyNames.TunnelingRoute };
-        return Composite(routes, vhosts, routes.VirtualHosts);
-    }
-
-    private static EnvoyResource Composite<TShell, TPart>(TShell shell, IEnumerable<HashedPart<TPart>> parts, Google.Protobuf.Collections.RepeatedField<TPart> target)
-        where TShell : IMessage<TShell>
-        where TPart : IMessage<TPart>
-    {
-        var partList = parts as IReadOnlyList<HashedPart<TPart>> ?? parts.ToList();
-        var hashes = new string[partList.Count + 1];
-        hashes[0] = ContentHash.Of(shell.ToByteString().Span);
-        var messages = new TPart[partList.Count];
-        for (var i = 0; i < partList.Count; i++)
-        {
-            messages[i] = partList[i].Message;
-            hashes[i + 1] = partList[i].Hash;
-        }
-        target.AddRange(messages);
-        var version = ContentHash.OfParts(hashes);
-        var name = shell switch
-        {
-            Listener l => l.Name,
-            RouteConfiguration r => r.Name,
-            _ => throw new ArgumentException("unsupported composite", nameof(shell)),
-        };
-        return new EnvoyResource(name, shell, version);
+        return listener;
     }
 }

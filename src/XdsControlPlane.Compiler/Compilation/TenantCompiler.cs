@@ -17,7 +17,10 @@ namespace XdsControlPlane.Compiler.Compilation;
 public sealed record HashedPart<T>(string Name, T Message, string Hash)
     where T : IMessage<T>
 {
-    public static HashedPart<T> Of(string name, T message) => new(name, message, ContentHash.Of(message.ToByteString().Span));
+    /// <summary>This part's share of its listener's running digest (see <see cref="PartsTally"/>).</summary>
+    public UInt128 Digest { get; } = ContentHash.EntryDigest(Name, Hash);
+
+    public static HashedPart<T> Of(string name, T message) => new(name, message, ProtoBytes.Hash(message));
 }
 
 /// <summary>Everything one tenant contributes to a snapshot, compiled once and reused while the tenant is unchanged.</summary>
@@ -30,8 +33,14 @@ public sealed record TenantArtifacts(
     IReadOnlyList<EnvoyResource> Endpoints,
     IReadOnlyList<EnvoyResource> NodePortListeners,
     IReadOnlyList<HashedPart<FilterChain>> SniChains,
-    IReadOnlyList<HashedPart<VirtualHost>> VirtualHosts)
+    IReadOnlyList<EnvoyResource> TunnelingRoutes)
 {
+    /// <summary>The tunneling scopes (one per namespace with CONNECT ports) that map an authority to <see cref="TunnelingRoutes"/>.</summary>
+    public IReadOnlyList<HashedPart<ScopedRouteConfiguration>> TunnelingScopes { get; init; } = [];
+
+    /// <summary>The CONNECT authorities the tenant's virtual hosts answer, in port order.</summary>
+    public IReadOnlyList<string> TunnelingAuthorities { get; init; } = [];
+
     private TenantReport? _report;
 
     /// <summary>Built on first use (the debug endpoint), not on every compile: formatting every range of 10,000 tenants is not free.</summary>
@@ -65,7 +74,7 @@ public static class TenantCompiler
         var endpoints = new List<EnvoyResource>();
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
-        var vhosts = new List<HashedPart<VirtualHost>>();
+        var vhosts = new List<(string Namespace, VirtualHost Host)>();
         // The ports the proxy exposes, each with its "ns/svc-port" key and whether it keeps its SNI hostname.
         var exposed = new List<(ExposedService Service, ExposedPort Port, string Key, bool ViaSni)>();
         foreach (var service in tenant.Services)
@@ -85,13 +94,15 @@ public static class TenantCompiler
         var body = RbacConfigs.Body(tenant.Id, decision, seed);
         var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, generation) : null;
         var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, generation) : null;
-        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, body) is { } perRoute ? Any.Pack(perRoute) : null;
+        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, body) is { } perRoute ? ProtoBytes.Pack(perRoute) : null;
         // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
         var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
 
+        // Shared by the tenant's clusters: messages are never mutated once built, and serialise the same in every parent.
+        var edsSource = ConfigSourceFor(seed);
         foreach (var (service, port, key, viaSni) in exposed)
         {
-            clusters.Add(new EnvoyResource(key, Cluster(key, seed)));
+            clusters.Add(new EnvoyResource(key, Cluster(key, edsSource)));
             endpoints.Add(new EnvoyResource(key, LoadAssignment(key, port)));
             if (port.ViaNodePort)
             {
@@ -103,7 +114,7 @@ public static class TenantCompiler
             }
             if (port.ViaTunneling)
             {
-                vhosts.Add(HashedPart<VirtualHost>.Of(key, TunnelingVirtualHost(key, service, port, tunnelRbac)));
+                vhosts.Add((service.Namespace, TunnelingVirtualHost(key, service, port, tunnelRbac)));
             }
         }
         var extensionConfigs = new List<EnvoyResource>();
@@ -115,8 +126,30 @@ public static class TenantCompiler
         {
             extensionConfigs.Add(nodePortExtension);
         }
-        var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, vhosts)
+        // One RouteConfiguration and one scope per namespace (a tenant has one): the scope key is the namespace
+        // label of the CONNECT authority, so an authority only ever reaches its own namespace's virtual hosts.
+        var routes = new List<EnvoyResource>();
+        var scopes = new List<HashedPart<ScopedRouteConfiguration>>();
+        foreach (var group in vhosts.GroupBy(v => v.Namespace, StringComparer.Ordinal))
         {
+            var name = EnvoyNames.TunnelingRouteFor(group.Key);
+            var routeConfiguration = new RouteConfiguration { Name = name };
+            routeConfiguration.VirtualHosts.AddRange(group.Select(v => v.Host));
+            routes.Add(new EnvoyResource(name, routeConfiguration));
+            scopes.Add(HashedPart<ScopedRouteConfiguration>.Of(name, new ScopedRouteConfiguration
+            {
+                Name = name,
+                RouteConfigurationName = name,
+                Key = new ScopedRouteConfiguration.Types.Key
+                {
+                    Fragments = { new ScopedRouteConfiguration.Types.Key.Types.Fragment { StringKey = group.Key } },
+                },
+            }));
+        }
+        var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, routes)
+        {
+            TunnelingScopes = scopes,
+            TunnelingAuthorities = [.. vhosts.Select(v => v.Host.Domains[0])],
             ExtensionConfigs = extensionConfigs,
             Admission = admission,
             RevocationGeneration = generation,
@@ -142,13 +175,13 @@ public static class TenantCompiler
         _ => new ConfigSource { ResourceApiVersion = ApiVersion.V3, Ads = new AggregatedConfigSource() },
     };
 
-    private static Cluster Cluster(string key, SeedSettings seed) => new()
+    private static Cluster Cluster(string key, ConfigSource eds) => new()
     {
         Name = key,
-        ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)),
+        ConnectTimeout = new Duration { Seconds = 1 },
         Type = Envoy.Config.Cluster.V3.Cluster.Types.DiscoveryType.Eds,
         LbPolicy = Envoy.Config.Cluster.V3.Cluster.Types.LbPolicy.RoundRobin,
-        EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = ConfigSourceFor(seed) },
+        EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = eds },
     };
 
     private static ClusterLoadAssignment LoadAssignment(string key, ExposedPort port)
@@ -188,7 +221,7 @@ public static class TenantCompiler
         var rbac = RbacConfigs.Network(tenantId, path, body);
         if (seed.RbacDelivery == RbacDelivery.Inline)
         {
-            return rbac is null ? null : (new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = Any.Pack(rbac) }, null);
+            return rbac is null ? null : (new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = ProtoBytes.Pack(rbac) }, null);
         }
         rbac ??= RbacConfigs.NetworkUnrestricted(tenantId, path);
         var name = EnvoyNames.EcdsRbac(tenantId, path, generation);
@@ -201,12 +234,12 @@ public static class TenantCompiler
                 // Warm: the listener waits for the config (it is in the same snapshot). Only if ECDS fails
                 // within initial_fetch_timeout does the default apply, and it fails closed, counted under the
                 // tenant's own stat prefix. It depends on tenant and path only, never on the list.
-                DefaultConfig = Any.Pack(RbacConfigs.NetworkDenyAll(tenantId, path)),
+                DefaultConfig = ProtoBytes.Pack(RbacConfigs.NetworkDenyAll(tenantId, path)),
                 ApplyDefaultConfigWithoutWarming = false,
                 TypeUrls = { EnvoyNames.NetworkRbacTypeUrl },
             },
         };
-        var extension = new EnvoyResource(name, new TypedExtensionConfig { Name = name, TypedConfig = Any.Pack(rbac) });
+        var extension = new EnvoyResource(name, new TypedExtensionConfig { Name = name, TypedConfig = ProtoBytes.Pack(rbac) });
         return (filter, extension);
     }
 
@@ -246,7 +279,7 @@ public static class TenantCompiler
         {
             proxy.MaxDownstreamConnectionDuration = Duration.FromTimeSpan(max);
         }
-        chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = Any.Pack(proxy) });
+        chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = ProtoBytes.Pack(proxy) });
     }
 
     private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Any? rbac)
@@ -321,7 +354,7 @@ public static class TenantCompiler
             artifacts.Decision.EffectiveRanges.Normalized.Select(r => r.ToString()).ToList(),
             artifacts.SniChains.Select(c => c.Message.FilterChainMatch.ServerNames[0]).ToList(),
             tenant.Services.SelectMany(s => s.Ports).Where(p => p.ViaNodePort).Select(p => p.NodePort).ToList(),
-            artifacts.VirtualHosts.Select(v => v.Message.Domains[0]).ToList(),
+            artifacts.TunnelingAuthorities,
             ServingLastGood: false)
         {
             Ranges = artifacts.Decision.EffectiveRanges,

@@ -85,6 +85,13 @@ public static class ClusterReferences
             {
                 AddFromRoutes(inline, found);
             }
+            foreach (var scope in hcm.ScopedRoutes?.ScopedRouteConfigurationsList?.ScopedRouteConfigurations ?? [])
+            {
+                if (scope.RouteConfiguration is { } inlineScope)
+                {
+                    AddFromRoutes(inlineScope, found);
+                }
+            }
         }
     }
 

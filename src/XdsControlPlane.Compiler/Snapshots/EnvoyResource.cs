@@ -14,18 +14,21 @@ namespace XdsControlPlane.Compiler.Snapshots;
 /// <remarks>The message must never be mutated after construction: snapshots share it.</remarks>
 public sealed class EnvoyResource
 {
-    private readonly Lazy<ByteString> _bytes;
+    private ByteString? _bytes;
+    private object? _serializing;
+    private IMessage? _message;
+    private object? _building;
+    private readonly Func<IMessage>? _build;
     private Any? _any;
 
     /// <summary>Serialises now and versions by the bytes.</summary>
     public EnvoyResource(string name, IMessage message)
     {
         Name = name;
-        Message = message;
-        TypeUrl = TypeUrls.Prefix + message.Descriptor.FullName;
-        var bytes = message.ToByteString();
-        _bytes = new Lazy<ByteString>(bytes);
-        Version = ContentHash.Of(bytes.Span);
+        _message = message;
+        TypeUrl = ProtoBytes.TypeUrlOf(message);
+        _bytes = ProtoBytes.Serialize(message);
+        Version = ContentHash.Of(_bytes.Span);
         EntryDigest = ContentHash.EntryDigest(name, Version);
     }
 
@@ -37,9 +40,21 @@ public sealed class EnvoyResource
     public EnvoyResource(string name, IMessage message, string version)
     {
         Name = name;
-        Message = message;
-        TypeUrl = TypeUrls.Prefix + message.Descriptor.FullName;
-        _bytes = new Lazy<ByteString>(message.ToByteString, LazyThreadSafetyMode.ExecutionAndPublication);
+        _message = message;
+        TypeUrl = ProtoBytes.TypeUrlOf(message);
+        Version = version;
+        EntryDigest = ContentHash.EntryDigest(name, version);
+    }
+
+    /// <summary>
+    /// For the shared listeners: the version is a running digest of their parts, and the message (with every
+    /// tenant's part) is built, and serialised, only on first use.
+    /// </summary>
+    public EnvoyResource(string name, string typeUrl, Func<IMessage> build, string version)
+    {
+        Name = name;
+        _build = build;
+        TypeUrl = typeUrl;
         Version = version;
         EntryDigest = ContentHash.EntryDigest(name, version);
     }
@@ -48,10 +63,10 @@ public sealed class EnvoyResource
 
     public string TypeUrl { get; }
 
-    public IMessage Message { get; }
+    public IMessage Message => _message ?? LazyInitializer.EnsureInitialized(ref _message, ref _building, _build!);
 
     /// <summary>Deterministic protobuf encoding (fields in number order; map entries inserted in sorted order).</summary>
-    public ByteString Bytes => _bytes.Value;
+    public ByteString Bytes => _bytes ?? LazyInitializer.EnsureInitialized(ref _bytes, ref _serializing, () => ProtoBytes.Serialize(Message));
 
     public string Version { get; }
 

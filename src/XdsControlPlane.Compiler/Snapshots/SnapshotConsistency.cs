@@ -69,6 +69,13 @@ public static class SnapshotConsistency
                         {
                             problems.Add($"listener '{name}' uses missing route configuration '{hcm.Rds.RouteConfigName}'");
                         }
+                        foreach (var scope in hcm.ScopedRoutes?.ScopedRouteConfigurationsList?.ScopedRouteConfigurations ?? [])
+                        {
+                            if (scope.RouteConfiguration is null && !routes.ContainsKey(scope.RouteConfigurationName))
+                            {
+                                problems.Add($"listener '{name}' scope '{scope.Name}' uses missing route configuration '{scope.RouteConfigurationName}'");
+                            }
+                        }
                     }
                 }
             }
