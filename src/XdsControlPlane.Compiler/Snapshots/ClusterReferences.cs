@@ -4,60 +4,77 @@ using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+using TypedExtensionConfig = Envoy.Config.Core.V3.TypedExtensionConfig;
 
 namespace XdsControlPlane.Compiler.Snapshots;
 
+/// <summary>A filter a listener takes from ECDS: its name, the types it accepts, and its default config's type.</summary>
+public sealed record DiscoveredFilter(string Listener, string Name, IReadOnlyList<string> TypeUrls, string? DefaultTypeUrl);
+
 /// <summary>
-/// Which clusters a listener or route configuration uses, and which EDS name a cluster reads. Computed
-/// once per (immutable) resource and cached next to it, so neither the consistency check nor a push
-/// re-parses a resource another already read.
+/// What one resource refers to, read once from its message and kept next to the (immutable) resource: the
+/// consistency check and the pushes then never parse a resource again, so a resource need not keep its
+/// message in memory (see <see cref="EnvoyResource.Message"/>).
 /// </summary>
-public static class ClusterReferences
+public sealed class ResourceReferences
 {
-    private static readonly ConditionalWeakTable<EnvoyResource, string[]> Cache = new();
+    private static readonly ConditionalWeakTable<EnvoyResource, ResourceReferences> Cache = new();
 
-    public static IReadOnlyList<string> Of(EnvoyResource resource) => Cache.GetValue(resource, Compute);
+    /// <summary>Clusters a listener or route configuration sends traffic to.</summary>
+    public IReadOnlyList<string> Clusters { get; private init; } = [];
 
-    /// <summary>The ClusterLoadAssignment name an EDS cluster subscribes to, or null for other clusters.</summary>
-    public static string? EdsServiceName(EnvoyResource cluster)
+    /// <summary>The ClusterLoadAssignment an EDS cluster reads, or null.</summary>
+    public string? EdsServiceName { get; private init; }
+
+    /// <summary>Route configurations a listener's HTTP connection managers fetch by RDS (directly or per scope).</summary>
+    public IReadOnlyList<(string Scope, string Route)> RouteConfigs { get; private init; } = [];
+
+    /// <summary>Filters a listener takes from ECDS.</summary>
+    public IReadOnlyList<DiscoveredFilter> DiscoveredFilters { get; private init; } = [];
+
+    /// <summary>For a TypedExtensionConfig: the name inside it and the type of its config (null when absent).</summary>
+    public (string Name, string? TypeUrl)? Extension { get; private init; }
+
+    public static ResourceReferences Of(EnvoyResource resource) => Cache.GetValue(resource, Compute);
+
+    private static ResourceReferences Compute(EnvoyResource resource)
     {
-        if (cluster.Message is not Cluster c)
-        {
-            return null;
-        }
-        if (c.ClusterDiscoveryTypeCase == Cluster.ClusterDiscoveryTypeOneofCase.Type && c.Type == Cluster.Types.DiscoveryType.Eds)
-        {
-            return string.IsNullOrEmpty(c.EdsClusterConfig?.ServiceName) ? c.Name : c.EdsClusterConfig.ServiceName;
-        }
-        return null;
-    }
-
-    private static string[] Compute(EnvoyResource resource)
-    {
-        var found = new HashSet<string>(StringComparer.Ordinal);
         switch (resource.Message)
         {
             case Listener listener:
+            {
+                var clusters = new HashSet<string>(StringComparer.Ordinal);
+                var routes = new List<(string, string)>();
+                var discovered = new List<DiscoveredFilter>();
                 foreach (var chain in listener.FilterChains.Append(listener.DefaultFilterChain))
                 {
-                    if (chain is null)
+                    foreach (var filter in chain?.Filters ?? [])
                     {
-                        continue;
-                    }
-                    foreach (var filter in chain.Filters)
-                    {
-                        AddFromFilter(filter, found);
+                        if (filter.ConfigDiscovery is { } discovery)
+                        {
+                            discovered.Add(new DiscoveredFilter(listener.Name, filter.Name, [.. discovery.TypeUrls], discovery.DefaultConfig?.TypeUrl));
+                        }
+                        AddFromFilter(filter, clusters, routes);
                     }
                 }
-                break;
-            case RouteConfiguration routes:
-                AddFromRoutes(routes, found);
-                break;
+                return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
+            }
+            case RouteConfiguration routeConfiguration:
+            {
+                var clusters = new HashSet<string>(StringComparer.Ordinal);
+                AddFromRoutes(routeConfiguration, clusters);
+                return new ResourceReferences { Clusters = [.. clusters] };
+            }
+            case Cluster c when c.ClusterDiscoveryTypeCase == Cluster.ClusterDiscoveryTypeOneofCase.Type && c.Type == Cluster.Types.DiscoveryType.Eds:
+                return new ResourceReferences { EdsServiceName = string.IsNullOrEmpty(c.EdsClusterConfig?.ServiceName) ? c.Name : c.EdsClusterConfig.ServiceName };
+            case TypedExtensionConfig extension:
+                return new ResourceReferences { Extension = (extension.Name, extension.TypedConfig?.TypeUrl) };
+            default:
+                return new ResourceReferences();
         }
-        return [.. found];
     }
 
-    private static void AddFromFilter(Envoy.Config.Listener.V3.Filter filter, HashSet<string> found)
+    private static void AddFromFilter(Envoy.Config.Listener.V3.Filter filter, HashSet<string> found, List<(string, string)> routes)
     {
         if (filter.TypedConfig is null)
         {
@@ -85,11 +102,19 @@ public static class ClusterReferences
             {
                 AddFromRoutes(inline, found);
             }
+            if (hcm.RouteSpecifierCase == HttpConnectionManager.RouteSpecifierOneofCase.Rds)
+            {
+                routes.Add(("", hcm.Rds.RouteConfigName));
+            }
             foreach (var scope in hcm.ScopedRoutes?.ScopedRouteConfigurationsList?.ScopedRouteConfigurations ?? [])
             {
                 if (scope.RouteConfiguration is { } inlineScope)
                 {
                     AddFromRoutes(inlineScope, found);
+                }
+                else
+                {
+                    routes.Add((scope.Name, scope.RouteConfigurationName));
                 }
             }
         }
@@ -119,4 +144,13 @@ public static class ClusterReferences
             }
         }
     }
+}
+
+/// <summary>Which clusters a listener or route configuration uses, and which EDS name a cluster reads (cached per resource).</summary>
+public static class ClusterReferences
+{
+    public static IReadOnlyList<string> Of(EnvoyResource resource) => ResourceReferences.Of(resource).Clusters;
+
+    /// <summary>The ClusterLoadAssignment name an EDS cluster subscribes to, or null for other clusters.</summary>
+    public static string? EdsServiceName(EnvoyResource cluster) => ResourceReferences.Of(cluster).EdsServiceName;
 }

@@ -11,11 +11,17 @@ namespace XdsControlPlane.Compiler.Snapshots;
 /// One named Envoy resource. Its version is a content hash, so identical content has the identical
 /// version on every replica and after every restart; its bytes are produced once and shared by every stream.
 /// </summary>
-/// <remarks>The message must never be mutated after construction: snapshots share it.</remarks>
+/// <remarks>
+/// A resource built from a message keeps its bytes, not the message: at 10,000 tenants the message graphs
+/// were three quarters of a snapshot's memory and most of what each garbage collection had to walk.
+/// <see cref="Message"/> parses a fresh copy when asked (the debug page, tests); what the server needs to know
+/// about a resource's references is read once (<see cref="ResourceReferences"/>).
+/// </remarks>
 public sealed class EnvoyResource
 {
     private ByteString? _bytes;
     private object? _serializing;
+    private readonly MessageParser? _parser;
     private IMessage? _message;
     private object? _building;
     private readonly Func<IMessage>? _build;
@@ -25,7 +31,7 @@ public sealed class EnvoyResource
     public EnvoyResource(string name, IMessage message)
     {
         Name = name;
-        _message = message;
+        _parser = message.Descriptor.Parser;
         TypeUrl = ProtoBytes.TypeUrlOf(message);
         _bytes = ProtoBytes.Serialize(message);
         Version = ContentHash.Of(_bytes.Span);
@@ -63,7 +69,9 @@ public sealed class EnvoyResource
 
     public string TypeUrl { get; }
 
-    public IMessage Message => _message ?? LazyInitializer.EnsureInitialized(ref _message, ref _building, _build!);
+    /// <summary>The resource as a message: for one built from a message, a fresh copy parsed from <see cref="Bytes"/>.</summary>
+    public IMessage Message => _parser is not null ? _parser.ParseFrom(_bytes!)
+        : _message ?? LazyInitializer.EnsureInitialized(ref _message, ref _building, _build!);
 
     /// <summary>Deterministic protobuf encoding (fields in number order; map entries inserted in sorted order).</summary>
     public ByteString Bytes => _bytes ?? LazyInitializer.EnsureInitialized(ref _bytes, ref _serializing, () => ProtoBytes.Serialize(Message));

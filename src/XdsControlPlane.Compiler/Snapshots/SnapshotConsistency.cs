@@ -1,7 +1,3 @@
-using Envoy.Config.Cluster.V3;
-using Envoy.Config.Listener.V3;
-using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
-
 namespace XdsControlPlane.Compiler.Snapshots;
 
 /// <summary>
@@ -11,6 +7,10 @@ namespace XdsControlPlane.Compiler.Snapshots;
 public static class SnapshotConsistency
 {
     /// <summary>Returns the problems found; empty means consistent.</summary>
+    /// <remarks>
+    /// Reads only each resource's cached <see cref="ResourceReferences"/>: a resource is parsed once in its
+    /// life, so a change costs lookups over the snapshot, not a parse of it.
+    /// </remarks>
     public static IReadOnlyList<string> Check(Snapshot snapshot)
     {
         var problems = new List<string>();
@@ -21,21 +21,15 @@ public static class SnapshotConsistency
 
         foreach (var (name, resource) in clusters)
         {
-            var cluster = (Cluster)resource.Message;
-            if (cluster.ClusterDiscoveryTypeCase == Cluster.ClusterDiscoveryTypeOneofCase.Type
-                && cluster.Type == Cluster.Types.DiscoveryType.Eds)
+            if (ResourceReferences.Of(resource).EdsServiceName is { } serviceName && !endpoints.ContainsKey(serviceName))
             {
-                var serviceName = string.IsNullOrEmpty(cluster.EdsClusterConfig?.ServiceName) ? name : cluster.EdsClusterConfig.ServiceName;
-                if (!endpoints.ContainsKey(serviceName))
-                {
-                    problems.Add($"cluster '{name}' uses EDS but there is no ClusterLoadAssignment '{serviceName}'");
-                }
+                problems.Add($"cluster '{name}' uses EDS but there is no ClusterLoadAssignment '{serviceName}'");
             }
         }
 
         foreach (var (name, resource) in routes)
         {
-            foreach (var cluster in ClusterReferences.Of(resource))
+            foreach (var cluster in ResourceReferences.Of(resource).Clusters)
             {
                 if (!clusters.ContainsKey(cluster))
                 {
@@ -46,38 +40,26 @@ public static class SnapshotConsistency
 
         foreach (var (name, resource) in snapshot.Get(TypeUrls.Listener).Resources)
         {
-            foreach (var cluster in ClusterReferences.Of(resource))
+            var references = ResourceReferences.Of(resource);
+            foreach (var cluster in references.Clusters)
             {
                 if (!clusters.ContainsKey(cluster))
                 {
                     problems.Add($"listener '{name}' proxies to missing cluster '{cluster}'");
                 }
             }
-            var listener = (Listener)resource.Message;
-            foreach (var chain in listener.FilterChains)
+            foreach (var (scope, route) in references.RouteConfigs)
             {
-                foreach (var filter in chain.Filters)
+                if (!routes.ContainsKey(route))
                 {
-                    if (filter.ConfigDiscovery is { } discovery)
-                    {
-                        CheckDiscovery(name, filter, discovery, extensions, problems);
-                    }
-                    else if (filter.TypedConfig is { } typed && typed.Is(HttpConnectionManager.Descriptor))
-                    {
-                        var hcm = typed.Unpack<HttpConnectionManager>();
-                        if (hcm.RouteSpecifierCase == HttpConnectionManager.RouteSpecifierOneofCase.Rds && !routes.ContainsKey(hcm.Rds.RouteConfigName))
-                        {
-                            problems.Add($"listener '{name}' uses missing route configuration '{hcm.Rds.RouteConfigName}'");
-                        }
-                        foreach (var scope in hcm.ScopedRoutes?.ScopedRouteConfigurationsList?.ScopedRouteConfigurations ?? [])
-                        {
-                            if (scope.RouteConfiguration is null && !routes.ContainsKey(scope.RouteConfigurationName))
-                            {
-                                problems.Add($"listener '{name}' scope '{scope.Name}' uses missing route configuration '{scope.RouteConfigurationName}'");
-                            }
-                        }
-                    }
+                    problems.Add(scope.Length == 0
+                        ? $"listener '{name}' uses missing route configuration '{route}'"
+                        : $"listener '{name}' scope '{scope}' uses missing route configuration '{route}'");
                 }
+            }
+            foreach (var filter in references.DiscoveredFilters)
+            {
+                CheckDiscovery(filter, extensions, problems);
             }
         }
         return problems;
@@ -87,35 +69,36 @@ public static class SnapshotConsistency
     /// XDS-PROTOCOL obligation 23: the filter's name is served as a TypedExtensionConfig whose inner type is
     /// one of the filter's <c>type_urls</c> (Envoy rejects anything else), and so is the default config.
     /// </summary>
-    private static void CheckDiscovery(string listener, Envoy.Config.Listener.V3.Filter filter, Envoy.Config.Core.V3.ExtensionConfigSource discovery,
-        System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> extensions, List<string> problems)
+    private static void CheckDiscovery(DiscoveredFilter filter, System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> extensions,
+        List<string> problems)
     {
-        if (discovery.TypeUrls.Count == 0)
+        var listener = filter.Listener;
+        if (filter.TypeUrls.Count == 0)
         {
             problems.Add($"listener '{listener}' filter '{filter.Name}' is served by ECDS but names no type_urls");
         }
-        if (discovery.DefaultConfig is { } fallback && !discovery.TypeUrls.Contains(fallback.TypeUrl))
+        if (filter.DefaultTypeUrl is { } fallback && !filter.TypeUrls.Contains(fallback))
         {
-            problems.Add($"listener '{listener}' filter '{filter.Name}': default_config is a {fallback.TypeUrl}, not one of [{string.Join(", ", discovery.TypeUrls)}]");
+            problems.Add($"listener '{listener}' filter '{filter.Name}': default_config is a {fallback}, not one of [{string.Join(", ", filter.TypeUrls)}]");
         }
         if (!extensions.TryGetValue(filter.Name, out var resource))
         {
             problems.Add($"listener '{listener}' filter '{filter.Name}' is served by ECDS but no such TypedExtensionConfig exists");
             return;
         }
-        var config = (Envoy.Config.Core.V3.TypedExtensionConfig)resource.Message;
-        if (config.Name != filter.Name)
+        var (innerName, innerType) = ResourceReferences.Of(resource).Extension ?? (resource.Name, null);
+        if (innerName != filter.Name)
         {
-            problems.Add($"TypedExtensionConfig '{filter.Name}' is named '{config.Name}' inside");
+            problems.Add($"TypedExtensionConfig '{filter.Name}' is named '{innerName}' inside");
         }
-        if (config.TypedConfig is null)
+        if (innerType is null)
         {
             problems.Add($"TypedExtensionConfig '{filter.Name}' has no typed_config");
         }
-        else if (!discovery.TypeUrls.Contains(config.TypedConfig.TypeUrl))
+        else if (!filter.TypeUrls.Contains(innerType))
         {
-            problems.Add($"TypedExtensionConfig '{filter.Name}' holds a {config.TypedConfig.TypeUrl}, but listener '{listener}' " +
-                $"accepts only [{string.Join(", ", discovery.TypeUrls)}]");
+            problems.Add($"TypedExtensionConfig '{filter.Name}' holds a {innerType}, but listener '{listener}' " +
+                $"accepts only [{string.Join(", ", filter.TypeUrls)}]");
         }
     }
 }
