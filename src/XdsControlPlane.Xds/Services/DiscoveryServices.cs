@@ -11,8 +11,10 @@ using XdsControlPlane.Xds.Engine;
 namespace XdsControlPlane.Xds.Services;
 
 // Thin gRPC adapters: every service runs the same engine. Fetch* (REST-style polling) is not served.
+// Each is bound through ChunkedResponseBinding: the generated binding with responses written in 64 KiB chunks.
 
 /// <summary>ADS: every type on one stream, pushed in CDS → EDS → LDS → RDS → ECDS order.</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindAds))]
 public sealed class AdsService(XdsEngine engine) : AggregatedDiscoveryService.AggregatedDiscoveryServiceBase
 {
     public override Task StreamAggregatedResources(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
@@ -23,6 +25,7 @@ public sealed class AdsService(XdsEngine engine) : AggregatedDiscoveryService.Ag
 }
 
 /// <summary>LDS on its own stream (KKP's stock bootstrap uses lds_config).</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindLds))]
 public sealed class LdsService(XdsEngine engine) : ListenerDiscoveryService.ListenerDiscoveryServiceBase
 {
     public override Task StreamListeners(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
@@ -33,6 +36,7 @@ public sealed class LdsService(XdsEngine engine) : ListenerDiscoveryService.List
 }
 
 /// <summary>CDS on its own stream (KKP's stock bootstrap uses cds_config).</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindCds))]
 public sealed class CdsService(XdsEngine engine) : ClusterDiscoveryService.ClusterDiscoveryServiceBase
 {
     public override Task StreamClusters(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
@@ -43,6 +47,7 @@ public sealed class CdsService(XdsEngine engine) : ClusterDiscoveryService.Clust
 }
 
 /// <summary>EDS on its own stream.</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindEds))]
 public sealed class EdsService(XdsEngine engine) : EndpointDiscoveryService.EndpointDiscoveryServiceBase
 {
     public override Task StreamEndpoints(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
@@ -53,6 +58,7 @@ public sealed class EdsService(XdsEngine engine) : EndpointDiscoveryService.Endp
 }
 
 /// <summary>RDS on its own stream.</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindRds))]
 public sealed class RdsService(XdsEngine engine) : RouteDiscoveryService.RouteDiscoveryServiceBase
 {
     public override Task StreamRoutes(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
@@ -63,6 +69,7 @@ public sealed class RdsService(XdsEngine engine) : RouteDiscoveryService.RouteDi
 }
 
 /// <summary>ECDS on its own stream: TypedExtensionConfig by filter name.</summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindEcds))]
 public sealed class EcdsService(XdsEngine engine) : ExtensionConfigDiscoveryService.ExtensionConfigDiscoveryServiceBase
 {
     public override Task StreamExtensionConfigs(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
