@@ -244,9 +244,9 @@ public static class SeedCompiler
         var shared = new List<EnvoyResource>();
         var sharedRemoved = new List<string>();
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
-            () => SharedListeners.SniListener(seed, ordered.SelectMany(a => a.SniChains)));
+            () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]));
         AddShared(EnvoyNames.TunnelingListener, scopeTally, SharedListeners.TunnelingListener(seed, []),
-            () => SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes)));
+            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))));
         listeners = listeners.With(shared, sharedRemoved);
 
         var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
@@ -256,7 +256,7 @@ public static class SeedCompiler
             ScopeTally = scopeTally,
         };
 
-        void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.IMessage> build)
+        void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode)
         {
             if (tally.Count == 0)
             {
@@ -269,7 +269,7 @@ public static class SeedCompiler
                 shared.Add(before);
                 return;
             }
-            shared.Add(new EnvoyResource(name, TypeUrls.Listener, build, version));
+            shared.Add(new EnvoyResource(name, shell.Descriptor, encode, version));
         }
     }
 
@@ -313,7 +313,7 @@ internal readonly record struct PartsTally(UInt128 Digest, int Count)
 {
     public static PartsTally Update<T>(PartsTally? previous, List<(TenantArtifacts? Old, TenantArtifacts? New)> changed,
         TenantArtifacts[] ordered, Func<TenantArtifacts, IReadOnlyList<HashedPart<T>>> parts)
-        where T : Google.Protobuf.IMessage<T>
+        where T : Google.Protobuf.IMessage<T>, new()
     {
         UInt128 digest = 0;
         var count = 0;

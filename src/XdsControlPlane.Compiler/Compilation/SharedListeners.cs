@@ -90,6 +90,39 @@ public static class SharedListeners
         },
     };
 
+    /// <summary>
+    /// The SNI listener's encoding, assembled from the chains' encodings without building the message: the
+    /// canonical encoding writes fields in number order, and <c>filter_chains</c> (3) comes after the shell's
+    /// <c>name</c> (1) and <c>address</c> (2) and before all its other fields, so the bytes are those fields,
+    /// each chain as a length-delimited field 3, then the rest. Byte-identical to serialising the message
+    /// (a test holds it to that).
+    /// </summary>
+    public static ByteString SniListenerBytes(SeedSettings seed, IReadOnlyList<HashedPart<FilterChain>> chains)
+    {
+        var shell = SniListener(seed, []);
+        var head = new Listener { Name = shell.Name, Address = shell.Address };
+        var tail = shell.Clone();
+        tail.Name = "";
+        tail.Address = null;
+        const uint chainTag = (Listener.FilterChainsFieldNumber << 3) | 2;
+        var size = head.CalculateSize() + tail.CalculateSize();
+        foreach (var chain in chains)
+        {
+            size += CodedOutputStream.ComputeRawVarint32Size(chainTag) + CodedOutputStream.ComputeLengthSize(chain.Bytes.Length) + chain.Bytes.Length;
+        }
+        var bytes = new byte[size];
+        var output = new CodedOutputStream(bytes);
+        head.WriteTo(output);
+        foreach (var chain in chains)
+        {
+            output.WriteTag(chainTag);
+            output.WriteBytes(chain.Bytes);
+        }
+        tail.WriteTo(output);
+        output.CheckNoSpaceLeft();
+        return UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
     /// <summary>The SNI listener with every tenant's chain (or none: the shell its version is computed from).</summary>
     public static Listener SniListener(SeedSettings seed, IEnumerable<HashedPart<FilterChain>> chains)
     {

@@ -13,14 +13,26 @@ using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
-/// <summary>A part of a shared resource (a chain of the SNI listener, a virtual host of the tunneling routes) with its content hash.</summary>
-public sealed record HashedPart<T>(string Name, T Message, string Hash)
-    where T : IMessage<T>
+/// <summary>
+/// A part of a shared listener (a chain of the SNI listener, a scope of the tunneling listener): its encoding,
+/// kept instead of its message graph, and the content hash of that encoding.
+/// </summary>
+public sealed record HashedPart<T>(string Name, ByteString Bytes, string Hash)
+    where T : IMessage<T>, new()
 {
+    private static readonly MessageParser<T> Parser = new(() => new T());
+
     /// <summary>This part's share of its listener's running digest (see <see cref="PartsTally"/>).</summary>
     public UInt128 Digest { get; } = ContentHash.EntryDigest(Name, Hash);
 
-    public static HashedPart<T> Of(string name, T message) => new(name, message, ProtoBytes.Hash(message));
+    /// <summary>A fresh copy of the part, parsed from its bytes.</summary>
+    public T Message => Parser.ParseFrom(Bytes);
+
+    public static HashedPart<T> Of(string name, T message)
+    {
+        var bytes = ProtoBytes.Serialize(message);
+        return new(name, bytes, ContentHash.Of(bytes.Span));
+    }
 }
 
 /// <summary>Everything one tenant contributes to a snapshot, compiled once and reused while the tenant is unchanged.</summary>
@@ -37,6 +49,9 @@ public sealed record TenantArtifacts(
 {
     /// <summary>The tunneling scopes (one per namespace with CONNECT ports) that map an authority to <see cref="TunnelingRoutes"/>.</summary>
     public IReadOnlyList<HashedPart<ScopedRouteConfiguration>> TunnelingScopes { get; init; } = [];
+
+    /// <summary>The SNI hostnames the tenant's chains match, in port order.</summary>
+    public IReadOnlyList<string> SniHostnames { get; init; } = [];
 
     /// <summary>The CONNECT authorities the tenant's virtual hosts answer, in port order.</summary>
     public IReadOnlyList<string> TunnelingAuthorities { get; init; } = [];
@@ -149,6 +164,7 @@ public static class TenantCompiler
         var artifacts = new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, routes)
         {
             TunnelingScopes = scopes,
+            SniHostnames = [.. exposed.Where(x => x.ViaSni).Select(x => x.Port.SniHostname!)],
             TunnelingAuthorities = [.. vhosts.Select(v => v.Host.Domains[0])],
             ExtensionConfigs = extensionConfigs,
             Admission = admission,
@@ -352,7 +368,7 @@ public static class TenantCompiler
             artifacts.Decision.Form,
             artifacts.Decision.Reason,
             artifacts.Decision.EffectiveRanges.Normalized.Select(r => r.ToString()).ToList(),
-            artifacts.SniChains.Select(c => c.Message.FilterChainMatch.ServerNames[0]).ToList(),
+            artifacts.SniHostnames,
             tenant.Services.SelectMany(s => s.Ports).Where(p => p.ViaNodePort).Select(p => p.NodePort).ToList(),
             artifacts.TunnelingAuthorities,
             ServingLastGood: false)

@@ -3,6 +3,7 @@ using System.IO.Hashing;
 using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
+using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 
 namespace XdsControlPlane.Compiler.Snapshots;
@@ -23,8 +24,7 @@ public sealed class EnvoyResource
     private object? _serializing;
     private readonly MessageParser? _parser;
     private IMessage? _message;
-    private object? _building;
-    private readonly Func<IMessage>? _build;
+    private readonly Func<ByteString>? _encode;
     private Any? _any;
 
     /// <summary>Serialises now and versions by the bytes.</summary>
@@ -53,14 +53,15 @@ public sealed class EnvoyResource
     }
 
     /// <summary>
-    /// For the shared listeners: the version is a running digest of their parts, and the message (with every
-    /// tenant's part) is built, and serialised, only on first use.
+    /// For the shared listeners: the version is a running digest of their parts, and the encoding (with every
+    /// tenant's part) is produced only on first use; the message is parsed from it when asked.
     /// </summary>
-    public EnvoyResource(string name, string typeUrl, Func<IMessage> build, string version)
+    public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version)
     {
         Name = name;
-        _build = build;
-        TypeUrl = typeUrl;
+        _parser = descriptor.Parser;
+        _encode = encode;
+        TypeUrl = TypeUrls.Prefix + descriptor.FullName;
         Version = version;
         EntryDigest = ContentHash.EntryDigest(name, version);
     }
@@ -70,11 +71,10 @@ public sealed class EnvoyResource
     public string TypeUrl { get; }
 
     /// <summary>The resource as a message: for one built from a message, a fresh copy parsed from <see cref="Bytes"/>.</summary>
-    public IMessage Message => _parser is not null ? _parser.ParseFrom(_bytes!)
-        : _message ?? LazyInitializer.EnsureInitialized(ref _message, ref _building, _build!);
+    public IMessage Message => _message ?? _parser!.ParseFrom(Bytes);
 
     /// <summary>Deterministic protobuf encoding (fields in number order; map entries inserted in sorted order).</summary>
-    public ByteString Bytes => _bytes ?? LazyInitializer.EnsureInitialized(ref _bytes, ref _serializing, () => ProtoBytes.Serialize(Message));
+    public ByteString Bytes => _bytes ?? LazyInitializer.EnsureInitialized(ref _bytes, ref _serializing, () => _encode is not null ? _encode() : ProtoBytes.Serialize(_message!));
 
     public string Version { get; }
 
