@@ -83,6 +83,13 @@ public static class SyntheticSeed
     }
 
     /// <summary>The same seed with one tenant's allowlist replaced (the other tenants are the same instances).</summary>
+    public static SeedModel WithRanges(SeedModel model, int tenantIndex, IEnumerable<CidrRange> ranges)
+    {
+        var tenants = model.Tenants.ToArray();
+        tenants[tenantIndex] = tenants[tenantIndex] with { AllowedRanges = ranges.ToValueList() };
+        return model with { Tenants = tenants.ToValueList() };
+    }
+
     public static SeedModel WithOneListChanged(SeedModel model, int tenantIndex, int variant)
     {
         var tenants = model.Tenants.ToArray();

@@ -8,14 +8,15 @@ namespace XdsControlPlane.Benchmarks.Xds;
 
 /// <summary>
 /// An ADS client that behaves like an Envoy subscribed to everything: one wildcard request per type
-/// (CDS, EDS, LDS, RDS), and every response ACKed at once on the same stream. Only the pump writes
+/// (CDS, EDS, LDS, RDS, and ECDS, which the tenants' RBAC filters use), and every response ACKed at once on
+/// the same stream. Only the pump writes
 /// after the initial requests, so writes never overlap.
 /// </summary>
 internal abstract class AutoAckClient<TRequest, TResponse> : IAsyncDisposable
     where TRequest : class
     where TResponse : class, Google.Protobuf.IMessage
 {
-    public static readonly string[] Types = [TypeUrls.Cluster, TypeUrls.Endpoint, TypeUrls.Listener, TypeUrls.Route];
+    public static readonly string[] Types = [TypeUrls.Cluster, TypeUrls.Endpoint, TypeUrls.Listener, TypeUrls.Route, TypeUrls.ExtensionConfig];
 
     private readonly CancellationTokenSource _cts = new();
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);

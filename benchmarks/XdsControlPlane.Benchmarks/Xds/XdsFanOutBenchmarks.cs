@@ -11,14 +11,20 @@ namespace XdsControlPlane.Benchmarks.Xds;
 /// <summary>
 /// Push fan-out (issue 4): 1,000 SotW ADS streams on loopback against one real Kestrel (h2c), each
 /// subscribed to everything and having ACKed the initial snapshot. One operation = one tenant's allowlist
-/// changes → incremental compile → TrySetSnapshot → every stream has received and ACKed the new listener
-/// version. Iterations alternate between two models, so each one is a real change. Per-stream latency
-/// (from TrySetSnapshot to the stream's ACK being written) is printed at GlobalCleanup as p50/p99/max.
+/// changes → incremental compile → TrySetSnapshot → every stream has received and ACKed every type the change
+/// touched, at the new version. Per-stream latency (from TrySetSnapshot to the stream's last such ACK) is
+/// printed at GlobalCleanup as p50/p99/max.
+/// <list type="bullet">
+/// <item><c>widen</c>: the list gains a range each time. ECDS absorbs it: the tenant's TypedExtensionConfig and
+/// its own tunneling RouteConfiguration change, nothing else.</item>
+/// <item><c>narrow</c>: the list loses a range each time. Live connections must be cut, so the tenant's SNI
+/// chain is renamed and Envoy drains it: LDS changes, and SotW LDS carries every listener to every stream.</item>
+/// </list>
 /// Goal: p99 ≤ 250 ms on 2 cores. The clients share the process (and the 2 cores) with the server.
 /// </summary>
 [InvocationCount(1)]
 [WarmupCount(0)]
-[IterationCount(2)]
+[IterationCount(3)]
 [GcServer(true)]
 public class XdsFanOutBenchmarks
 {
@@ -28,6 +34,9 @@ public class XdsFanOutBenchmarks
 
     /// <summary>t000000: a Tunneling tenant (SNI + CONNECT), so the shared SNI listener and the tunneling routes change.</summary>
     private const int ChangedTenant = 0;
+
+    [Params("widen", "narrow")]
+    public string Change { get; set; } = "widen";
 
     private readonly List<long> _latencies = [];
     private readonly List<long> _totals = [];
@@ -40,10 +49,13 @@ public class XdsFanOutBenchmarks
     private int _iteration;
     private long _initialEndpointWrites;
     private int _endpointResources;
-    private long _listenerBytes;
+    private long _changedBytes;
+    private string _changedTypes = "";
 
     // The round in flight: set before TrySetSnapshot, read by the client pumps.
-    private volatile string? _target;
+    private volatile Dictionary<string, (int Bit, string Version)> _targets = [];
+    private int _allBits;
+    private int[] _pending = [];
     private long _start;
     private long[] _roundLatency = [];
     private int _remaining;
@@ -55,8 +67,14 @@ public class XdsFanOutBenchmarks
     private async Task SetupAsync()
     {
         var a = SyntheticSeed.Build(Tenants, RangesPerTenant);
-        _models = [a, SyntheticSeed.WithOneListChanged(a, ChangedTenant, variant: 1)];
-        _current = SeedCompiler.Compile(a);
+        // Ten steps that each widen (or each narrow) tenant t000000's list by one range, from one model to the next.
+        var extra = SyntheticSeed.RandomRanges(new Random(99), 10).ToArray();
+        var original = a.Tenants[ChangedTenant].AllowedRanges;
+        SeedModel WithExtra(int count) => SyntheticSeed.WithRanges(a, ChangedTenant, [.. original, .. extra.Take(count)]);
+        _models = Change == "widen"
+            ? [.. Enumerable.Range(0, 11).Select(WithExtra)]
+            : [.. Enumerable.Range(0, 11).Select(k => WithExtra(10 - k))];
+        _current = SeedCompiler.Compile(_models[0]);
 
         // The initial snapshot with its endpoints wrapped: counts how often each resource is serialised.
         var counted = CountingMessage.WrapEndpoints(_current.Snapshot);
@@ -65,12 +83,18 @@ public class XdsFanOutBenchmarks
         _server = await XdsBenchServer.StartAsync(counted);
         _fleet = await SotwFleet.ConnectAsync(_server.Address, Streams, (client, index) => client.OnAcked = (response, arrived) =>
         {
-            if (response.TypeUrl == TypeUrls.Listener && response.VersionInfo == _target)
+            // Each stream's pump is sequential: its own pending bits need no lock.
+            if (_targets.TryGetValue(response.TypeUrl, out var target) && response.VersionInfo == target.Version
+                && (_pending[index] & target.Bit) != 0)
             {
-                _roundLatency[index] = Stopwatch.GetTimestamp() - _start;
-                if (Interlocked.Decrement(ref _remaining) == 0)
+                _pending[index] &= ~target.Bit;
+                if (_pending[index] == 0)
                 {
-                    _allAcked.TrySetResult();
+                    _roundLatency[index] = Stopwatch.GetTimestamp() - _start;
+                    if (Interlocked.Decrement(ref _remaining) == 0)
+                    {
+                        _allAcked.TrySetResult();
+                    }
                 }
             }
         });
@@ -94,18 +118,35 @@ public class XdsFanOutBenchmarks
     public async Task OneChangeToAllStreams()
     {
         var compileStart = Stopwatch.GetTimestamp();
-        var next = SeedCompiler.Compile(_models[_iteration % 2], _current);
+        var next = SeedCompiler.Compile(_models[_iteration % _models.Length], _current);
         _compileMs.Add(Latency.Ms(Stopwatch.GetTimestamp() - compileStart));
-        var listeners = next.Snapshot.Get(TypeUrls.Listener);
-        _target = listeners.Version;
+        // The types this change touched, each with the version every stream must ACK.
+        var targets = new Dictionary<string, (int Bit, string Version)>();
+        long bytes = 0;
+        foreach (var type in AutoAckClient<Envoy.Service.Discovery.V3.DiscoveryRequest, Envoy.Service.Discovery.V3.DiscoveryResponse>.Types)
+        {
+            var set = next.Snapshot.Get(type);
+            if (set.Version != _current.Snapshot.Get(type).Version)
+            {
+                targets[type] = (1 << targets.Count, set.Version);
+                // What one SotW stream receives for the type: every resource for LDS/CDS, the changed ones otherwise.
+                var before = _current.Snapshot.Get(type).Resources;
+                bytes += set.Resources.Values.Where(r => TypeUrls.IsFullState(type) || !before.TryGetValue(r.Name, out var old) || old.Version != r.Version)
+                    .Sum(r => (long)r.Bytes.Length);
+            }
+        }
+        _changedTypes = string.Join("+", targets.Keys.Select(t => t[(t.LastIndexOf('.') + 1)..]));
+        _changedBytes = bytes;
+        _allBits = targets.Values.Aggregate(0, (acc, t) => acc | t.Bit);
+        _pending = Enumerable.Repeat(_allBits, Streams).ToArray();
+        _targets = targets;
         _start = Stopwatch.GetTimestamp();
         _server.Set(next.Snapshot);
         await _allAcked.Task.WaitAsync(TimeSpan.FromMinutes(2));
         _totals.Add(Stopwatch.GetTimestamp() - _start);
         _latencies.AddRange(_roundLatency);
-        _perIteration.Add($"change {_iteration}: {Latency.Summary(_roundLatency)} total {Latency.Ms(_totals[^1]):F1} ms");
+        _perIteration.Add($"{Change} {_iteration} ({_changedTypes}, {_changedBytes:N0} bytes a stream): {Latency.Summary(_roundLatency)} total {Latency.Ms(_totals[^1]):F1} ms");
         _current = next;
-        _listenerBytes = listeners.Resources.Values.Sum(r => (long)r.Bytes.Length);
     }
 
     [GlobalCleanup]
@@ -118,10 +159,10 @@ public class XdsFanOutBenchmarks
         {
             BenchReport.Line($"fan-out {line}");
         }
-        BenchReport.Line($"fan-out per-stream latency (TrySetSnapshot → stream ACKed the new LDS version), all iterations: {Latency.Summary(_latencies)}");
-        BenchReport.Line($"fan-out total per change (TrySetSnapshot → last of {Streams} streams ACKed): {Latency.Summary(_totals)}");
+        BenchReport.Line($"fan-out {Change}: per-stream latency (TrySetSnapshot → the stream ACKed every changed type), all iterations: {Latency.Summary(_latencies)}");
+        BenchReport.Line($"fan-out {Change}: total per change (TrySetSnapshot → last of {Streams} streams ACKed): {Latency.Summary(_totals)}");
         BenchReport.Line(string.Create(CultureInfo.InvariantCulture,
-            $"fan-out incremental compile per change: mean {_compileMs.DefaultIfEmpty().Average():F1} ms; LDS state per push {_listenerBytes:N0} bytes of resources × {Streams} streams"));
+            $"fan-out {Change}: incremental compile per change: mean {_compileMs.DefaultIfEmpty().Average():F1} ms; last change sent {_changedTypes}, {_changedBytes:N0} bytes of resources to each of {Streams} streams"));
         BenchReport.Line($"fan-out serialisation: endpoints {_initialEndpointWrites} writes for {_endpointResources} resources × {Streams} streams; " +
             $"listener Any instances shared and wrapping the one encoding: {shared}");
         _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
