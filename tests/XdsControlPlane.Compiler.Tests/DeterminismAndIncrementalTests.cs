@@ -111,6 +111,26 @@ public sealed class DeterminismAndIncrementalTests
     }
 
     [Fact]
+    public void ADerivedSetKnowsWhatChangedSinceExactlyTheSetItCameFrom()
+    {
+        // Every SotW stream holding the previous set sends exactly these (shared) resources, without a compare.
+        static EnvoyResource Cluster(string name, uint seconds) =>
+            new(name, new Envoy.Config.Cluster.V3.Cluster { Name = name, ConnectTimeout = new Google.Protobuf.WellKnownTypes.Duration { Seconds = seconds } });
+        var first = new ResourceSet(TypeUrls.Cluster, [Cluster("a", 1), Cluster("b", 1), Cluster("c", 1)]);
+        var changedB = Cluster("b", 2);
+        var second = first.With([Cluster("a", 1), changedB, Cluster("d", 1)], ["c"]);
+        Assert.True(second.TryGetChangedSince(first.Resources, out var changed));
+        Assert.Equal(["b", "d"], changed.Select(r => r.Name).Order());
+        Assert.Same(changedB, changed.Single(r => r.Name == "b"));
+        // Not derived from these: unknown, so a stream compares resource by resource.
+        Assert.False(second.TryGetChangedSince(second.Resources, out _));
+        Assert.False(second.With([Cluster("e", 1)], []).TryGetChangedSince(first.Resources, out _));
+        Assert.False(first.TryGetChangedSince(first.Resources, out _));
+        // No change at all is the same set, not a derived one.
+        Assert.Same(second, second.With([Cluster("a", 1)], []));
+    }
+
+    [Fact]
     public void ResourceVersionsAreContentHashesStableAcrossProcesses()
     {
         // A fixed expectation: if this changes, every Envoy reconnecting after an upgrade gets a full push.

@@ -22,6 +22,11 @@ public static class ProtoBytes
     /// <summary>The message's deterministic encoding (what <c>ToByteString</c> gives).</summary>
     public static ByteString Serialize(IMessage message)
     {
+        if (message is not IBufferMessage)
+        {
+            // Hand-written IMessage implementations (test and benchmark wrappers) have only the stream API.
+            return message.ToByteString();
+        }
         var bytes = new byte[message.CalculateSize()];
         message.WriteTo(bytes.AsSpan());
         // The array is never written again: wrapping it instead of copying is safe.
@@ -34,6 +39,10 @@ public static class ProtoBytes
     /// <summary><see cref="ContentHash.Of(ReadOnlySpan{byte})"/> of the message's encoding, in a pooled buffer (for parts whose bytes are not kept).</summary>
     public static string Hash(IMessage message)
     {
+        if (message is not IBufferMessage)
+        {
+            return ContentHash.Of(message.ToByteArray());
+        }
         var size = message.CalculateSize();
         var buffer = ArrayPool<byte>.Shared.Rent(size);
         try

@@ -39,6 +39,22 @@ public sealed class ResourceSet
 
     public ImmutableSortedDictionary<string, EnvoyResource> Resources { get; }
 
+    // Set by With(): the set this one was derived from (weakly, so snapshots do not chain in memory) and the
+    // resources added or changed since. Every stream that holds exactly that set needs exactly those.
+    private WeakReference<ImmutableSortedDictionary<string, EnvoyResource>>? _base;
+    private IReadOnlyList<EnvoyResource> _changedSinceBase = [];
+
+    /// <summary>
+    /// The resources added or changed since <paramref name="held"/>, when this set was derived from exactly that
+    /// set (the usual case: one snapshot after the one a stream holds). O(changes) and shared by every stream;
+    /// false when unknown (then compare resource by resource).
+    /// </summary>
+    public bool TryGetChangedSince(IReadOnlyDictionary<string, EnvoyResource> held, out IReadOnlyList<EnvoyResource> changed)
+    {
+        changed = _changedSinceBase;
+        return _base is not null && _base.TryGetTarget(out var target) && ReferenceEquals(target, held);
+    }
+
     public static ResourceSet Empty(string typeUrl) => new(typeUrl, []);
 
     /// <summary>A new set with <paramref name="upserts"/> added or replaced and <paramref name="removals"/> gone: O(changes · log n).</summary>
@@ -46,6 +62,7 @@ public sealed class ResourceSet
     {
         var resources = Resources;
         var digest = _digest;
+        var changed = new List<EnvoyResource>();
         foreach (var name in removals)
         {
             if (resources.TryGetValue(name, out var old))
@@ -67,8 +84,17 @@ public sealed class ResourceSet
             }
             digest += resource.EntryDigest;
             resources = resources.SetItem(resource.Name, resource);
+            changed.Add(resource);
         }
-        return ReferenceEquals(resources, Resources) ? this : new ResourceSet(TypeUrl, resources, digest);
+        if (ReferenceEquals(resources, Resources))
+        {
+            return this;
+        }
+        return new ResourceSet(TypeUrl, resources, digest)
+        {
+            _base = new WeakReference<ImmutableSortedDictionary<string, EnvoyResource>>(Resources),
+            _changedSinceBase = changed,
+        };
     }
 
     private static void CheckType(string typeUrl, EnvoyResource resource)

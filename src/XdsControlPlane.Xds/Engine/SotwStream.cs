@@ -237,6 +237,22 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
             toSend = [.. desired.Values];
         }
+        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available)
+            && (ReferenceEquals(st.Sent, available) || set.TryGetChangedSince(st.Sent, out _)))
+        {
+            // The stream holds the whole previous set (or this one): what changed is known once for every
+            // stream, not found by comparing thousands of resources per stream.
+            if (ReferenceEquals(st.Sent, available))
+            {
+                return null;
+            }
+            set.TryGetChangedSince(st.Sent, out var changed);
+            if (changed.Count == 0)
+            {
+                return null; // only removals: SotW never signals those for these types
+            }
+            toSend = [.. changed];
+        }
         else
         {
             toSend = [];
@@ -251,6 +267,14 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             {
                 // Nothing new; names requested but missing stay subscribed and are pushed when they appear.
                 st.Force.RemoveWhere(desired.ContainsKey);
+                if (desired.Count == st.Sent.Count && ReferenceEquals(desired, available))
+                {
+                    // The client holds exactly this set's content: hold this set itself, so the next change
+                    // finds its delta in O(changes) (TryGetChangedSince) instead of this comparison.
+                    var acked = ReferenceEquals(st.AckedSent, st.Sent);
+                    st.Sent = available;
+                    st.AckedSent = acked ? available : st.AckedSent;
+                }
                 return null;
             }
         }
