@@ -41,6 +41,10 @@ internal static partial class XdsLog
         Message = "Rejected a request on a {StreamKind} stream: {Reason}")]
     public static partial void InvalidRequest(ILogger logger, string streamKind, string reason);
 
+    [LoggerMessage(EventId = 24, EventName = "ResponseFailed", Level = LogLevel.Error,
+        Message = "Could not build the {Kind} response for node {Node}; the stream is ended with status INTERNAL and Envoy will reconnect. This is a server bug: report it with this message")]
+    public static partial void ResponseFailed(ILogger logger, Exception exception, string kind, string node);
+
     [LoggerMessage(EventId = 30, EventName = "Pushed", Level = LogLevel.Debug,
         Message = "Sent {TypeUrl} version {Version} nonce {Nonce} ({ResourceCount} resources, {RemovedCount} removed) to node {NodeId}")]
     public static partial void Pushed(ILogger logger, string typeUrl, string version, string nonce, int resourceCount, int removedCount, string nodeId);

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.Text.Json;
 using Envoy.Service.Discovery.V3;
 using Envoy.Service.Status.V3;
@@ -39,6 +40,29 @@ public sealed class OperationalTests
         await using var client = DeltaClient.Cds(server.Channel);
         await client.RequestAsync(TypeUrls.Cluster);
         Assert.Equal(["a", "b"], (await client.NextAsync()).Names());
+    }
+
+    [Fact]
+    public async Task AResponseTheServerCannotBuild_EndsTheStreamWithInternal_NotAQuietOk()
+    {
+        // A server-side failure must not look like a clean end of stream (status OK): Envoy would reconnect
+        // with nothing said. It is logged and the stream ends with INTERNAL.
+        var broken = new Snapshot([new ResourceSet(TypeUrls.Cluster, [new EnvoyResource("a", new Unserialisable(), "v1")])]);
+        await using var server = await XdsTestServer.StartAsync(broken);
+        await using var client = server.Ads();
+        await client.RequestAsync(TypeUrls.Cluster);
+        Assert.Equal(StatusCode.Internal, (await client.ExpectErrorAsync()).StatusCode);
+    }
+
+    private sealed class Unserialisable : IMessage
+    {
+        public Google.Protobuf.Reflection.MessageDescriptor Descriptor => Envoy.Config.Cluster.V3.Cluster.Descriptor;
+
+        public int CalculateSize() => throw new InvalidOperationException("cannot serialise");
+
+        public void MergeFrom(CodedInputStream input) => throw new NotSupportedException();
+
+        public void WriteTo(CodedOutputStream output) => throw new InvalidOperationException("cannot serialise");
     }
 
     [Fact]

@@ -165,9 +165,18 @@ internal abstract class XdsStream
                 continue;
             }
             List<(string TypeUrl, TResponse Response)> batch;
-            lock (Gate)
+            try
             {
-                batch = compute(current);
+                lock (Gate)
+                {
+                    batch = compute(current);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Never end the stream as if all were well (status OK): say so, and let Envoy reconnect.
+                XdsLog.ResponseFailed(Engine.Logger, ex, Kind, Node.Id);
+                throw new RpcException(new Status(StatusCode.Internal, $"could not build the response: {ex.GetType().Name}"));
             }
             foreach (var (typeUrl, response) in batch)
             {
