@@ -22,7 +22,8 @@ internal static class Intervals
     public static Interval[] SortAndMerge(ulong[] packedStartEnd)
     {
         Array.Sort(packedStartEnd);
-        var merged = new List<Interval>(packedStartEnd.Length);
+        var merged = new Interval[packedStartEnd.Length];
+        int count = 0;
         int i = 0;
         while (i < packedStartEnd.Length)
         {
@@ -40,16 +41,20 @@ internal static class Intervals
                 i = packedStartEnd.Length;
             }
 
-            merged.Add(new Interval(start, end));
+            merged[count++] = new Interval(start, end);
         }
 
-        return [.. merged];
+        return Exact(merged, count);
     }
+
+    // Usually nothing merges: the array written is the result, with no second copy.
+    private static Interval[] Exact(Interval[] merged, int count) => count == merged.Length ? merged : merged[..count];
 
     private static Interval[] MergeSorted(UInt128[] starts, UInt128[] ends, int width)
     {
         UInt128 max = MaxValue(width);
-        var merged = new List<Interval>(starts.Length);
+        var merged = new Interval[starts.Length];
+        int count = 0;
         int i = 0;
         while (i < starts.Length)
         {
@@ -71,10 +76,10 @@ internal static class Intervals
                 i = starts.Length;
             }
 
-            merged.Add(new Interval(start, end));
+            merged[count++] = new Interval(start, end);
         }
 
-        return [.. merged];
+        return Exact(merged, count);
     }
 
     /// <summary>Merges two merged lists into one.</summary>

@@ -49,6 +49,27 @@ public sealed class DeterminismAndIncrementalTests
         var assembled = SharedListeners.SniListenerBytes(seed, chains);
         Assert.True(SharedListeners.SniListener(seed, chains).ToByteString().Equals(assembled));
         var served = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener];
+        // ECDS resources are written with the config serialised in place: the canonical encoding of what they hold.
+        foreach (var (name, extension) in compiled.Snapshot.Get(TypeUrls.ExtensionConfig).Resources)
+        {
+            var parsed = Envoy.Config.Core.V3.TypedExtensionConfig.Parser.ParseFrom(extension.Bytes);
+            Assert.Equal(name, parsed.Name);
+            Assert.True(parsed.ToByteString().Equals(extension.Bytes), name);
+            Assert.True(new Envoy.Config.Core.V3.TypedExtensionConfig { Name = name, TypedConfig = Google.Protobuf.WellKnownTypes.Any.Pack(
+                parsed.TypedConfig.Unpack<Envoy.Extensions.Filters.Network.Rbac.V3.RBAC>()) }.ToByteString().Equals(extension.Bytes), name);
+        }
+        // Endpoints are written field by field: byte-identical to the message, including ports with no endpoint.
+        foreach (var port in compiled.Model.Tenants.SelectMany(t => t.Services).SelectMany(svc => svc.Ports.Select(p => (Key: $"{svc.Namespace}/{svc.Name}-{p.Name}", Port: p)))
+            .Append((Key: "empty", Port: new ExposedPort { Name = "x", Port = 1 })))
+        {
+            Assert.True(TenantCompiler.LoadAssignment(port.Key, port.Port).ToByteString().Equals(TenantCompiler.LoadAssignmentBytes(port.Key, port.Port)), port.Key);
+        }
+        // Clusters are written as their name field and a per-seed tail: byte-identical to the message.
+        foreach (var (name, cluster) in compiled.Snapshot.Get(TypeUrls.Cluster).Resources.Where(c => c.Key != EnvoyNames.StatsCluster))
+        {
+            Assert.True(TenantCompiler.Cluster(name, seed).ToByteString().Equals(TenantCompiler.ClusterBytes(name, seed)), name);
+            Assert.True(TenantCompiler.Cluster(name, compiled.Model.Seed).ToByteString().Equals(cluster.Bytes), name);
+        }
         Assert.True(SharedListeners.SniListener(compiled.Model.Seed, chains).ToByteString().Equals(served.Bytes));
         Assert.Equal(chains.Count, ((Envoy.Config.Listener.V3.Listener)served.Message).FilterChains.Count);
     }

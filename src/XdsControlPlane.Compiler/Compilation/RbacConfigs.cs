@@ -118,6 +118,7 @@ public static class RbacConfigs
         }
         else
         {
+            policy.Principals.Capacity = ranges.Normalized.Count;
             foreach (var range in ranges.Normalized)
             {
                 policy.Principals.Add(new Rbac.Principal { DirectRemoteIp = ToEnvoy(range) });

@@ -108,9 +108,13 @@ public static class Revocation
     /// generation only has to differ from the one before it (checked above). SHA-256, not the versions' XXH128:
     /// the generation decides whether live connections are cut, and tenants choose the text.
     /// </summary>
+    [ThreadStatic]
+    private static IncrementalHash? _sha;
+
     public static string Hash(Admission current, Admission? after)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        // One hasher per thread, reset by GetHashAndReset: a tenant's first compile would otherwise create one.
+        var sha = _sha ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         current.AppendKey(sha);
         if (after is not null)
         {

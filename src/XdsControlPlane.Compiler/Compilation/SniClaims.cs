@@ -97,6 +97,10 @@ public sealed class SniClaims
     /// <summary>The "ns/svc-port" keys of <paramref name="tenant"/> whose hostname an older Service holds.</summary>
     public IReadOnlySet<string> Lost(Tenant tenant)
     {
+        if (Conflicted.Count == 0)
+        {
+            return ImmutableHashSet<string>.Empty; // the usual seed: nobody can have lost a hostname
+        }
         HashSet<string>? lost = null;
         foreach (var (host, claim) in Of(tenant))
         {

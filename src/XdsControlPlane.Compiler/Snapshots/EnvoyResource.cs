@@ -21,7 +21,7 @@ namespace XdsControlPlane.Compiler.Snapshots;
 public sealed class EnvoyResource
 {
     private ByteString? _bytes;
-    private object? _serializing;
+    private object? _serializing; // lock for the lazy encodings only (composites): null for the rest
     private readonly MessageParser? _parser;
     private IMessage? _message;
     private readonly Func<ByteString>? _encode;
@@ -61,9 +61,22 @@ public sealed class EnvoyResource
         Name = name;
         _parser = descriptor.Parser;
         _encode = encode;
-        TypeUrl = TypeUrls.Prefix + descriptor.FullName;
+        TypeUrl = ProtoBytes.TypeUrlOf(descriptor);
         Version = version;
         EntryDigest = ContentHash.EntryDigest(name, version);
+    }
+
+    /// <summary>A resource whose canonical encoding the caller produced (see TenantCompiler.ClusterBytes); versioned by those bytes.</summary>
+    public static EnvoyResource FromBytes(string name, MessageDescriptor descriptor, ByteString bytes) => new(name, descriptor, bytes);
+
+    private EnvoyResource(string name, MessageDescriptor descriptor, ByteString bytes)
+    {
+        Name = name;
+        _parser = descriptor.Parser;
+        TypeUrl = ProtoBytes.TypeUrlOf(descriptor);
+        _bytes = bytes;
+        Version = ContentHash.Of(bytes.Span);
+        EntryDigest = ContentHash.EntryDigest(name, Version);
     }
 
     public string Name { get; }
