@@ -64,7 +64,10 @@ public sealed class SnapshotCache
     public bool TrySetSnapshot(Snapshot snapshot, out IReadOnlyList<string> problems)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        problems = SnapshotConsistency.Check(snapshot);
+        // Against the snapshot being served (it passed this check): a snapshot derived from it is checked
+        // only where it differs.
+        var served = Current;
+        problems = SnapshotConsistency.Check(snapshot, served.IsApplied ? served.Snapshot : null);
         if (problems.Count > 0)
         {
             Interlocked.Increment(ref _rejected);

@@ -72,6 +72,14 @@ public sealed class DeterminismAndIncrementalTests
         }
         Assert.True(SharedListeners.SniListener(compiled.Model.Seed, chains).ToByteString().Equals(served.Bytes));
         Assert.Equal(chains.Count, ((Envoy.Config.Listener.V3.Listener)served.Message).FilterChains.Count);
+        // Its references come from its chains (no parse of the whole): the same as reading the whole.
+        var fromParts = ResourceReferences.Of(served);
+        var fromWhole = ResourceReferences.Of(new EnvoyResource("read-whole", served.Message));
+        Assert.Equal(fromWhole.Clusters.Order(StringComparer.Ordinal), fromParts.Clusters.Order(StringComparer.Ordinal));
+        Assert.Equal(fromWhole.DiscoveredFilters.Select(f => f.Name), fromParts.DiscoveredFilters.Select(f => f.Name));
+        Assert.Equal(fromWhole.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener),
+            fromParts.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener));
+        Assert.NotEmpty(fromParts.Clusters);
     }
 
     [Fact]

@@ -285,6 +285,54 @@ public sealed class RevocationTests
         Assert.Contains(SnapshotConsistency.Check(mistyped), p => p.Contains("TcpProxy", StringComparison.Ordinal) && p.Contains("accepts only", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void TheIncrementalConsistencyCheckFindsWhatTheFullCheckFinds()
+    {
+        // The cache checks a snapshot derived from the served one only where it differs: every way a change can
+        // break a reference must still be caught, with the full check's own words.
+        var model = Model();
+        var accepted = SeedCompiler.Compile(model).Snapshot;
+        Assert.Empty(SnapshotConsistency.Check(accepted));
+        Snapshot Replace(string typeUrl, IEnumerable<EnvoyResource> upserts, IEnumerable<string> removals) =>
+            new(accepted.ByType.Values.Where(s => s.TypeUrl != typeUrl).Append(accepted.Get(typeUrl).With(upserts, removals)));
+        var listeners = accepted.Get(TypeUrls.Listener).Resources;
+        var usedCluster = ClusterReferences.Of(listeners.Values.First(l => ClusterReferences.Of(l).Count > 0))[0];
+        var extension = accepted.Get(TypeUrls.ExtensionConfig).Resources.Keys.First();
+        var route = accepted.Get(TypeUrls.Route).Resources.Keys.First();
+        var edsCluster = accepted.Get(TypeUrls.Cluster).Resources.Values.First(c => ClusterReferences.EdsServiceName(c) is not null);
+        var wrongType = new Envoy.Config.Core.V3.TypedExtensionConfig
+        {
+            Name = extension,
+            TypedConfig = Google.Protobuf.WellKnownTypes.Any.Pack(new TcpProxy { StatPrefix = "x", Cluster = "y" }),
+        };
+        var sniListener = (Listener)listeners[EnvoyNames.SniListener].Message;
+        ((Envoy.Config.Listener.V3.Filter)sniListener.FilterChains[0].Filters.Last()).TypedConfig =
+            Google.Protobuf.WellKnownTypes.Any.Pack(new TcpProxy { StatPrefix = "x", Cluster = "nowhere" });
+
+        var broken = new Dictionary<string, Snapshot>
+        {
+            ["cluster removed"] = Replace(TypeUrls.Cluster, [], [usedCluster]),
+            ["endpoints removed"] = Replace(TypeUrls.Endpoint, [], [ClusterReferences.EdsServiceName(edsCluster)!]),
+            ["route removed"] = Replace(TypeUrls.Route, [], [route]),
+            ["extension removed"] = Replace(TypeUrls.ExtensionConfig, [], [extension]),
+            ["extension mistyped"] = Replace(TypeUrls.ExtensionConfig, [new EnvoyResource(extension, wrongType)], []),
+            ["listener to a missing cluster"] = Replace(TypeUrls.Listener, [new EnvoyResource(EnvoyNames.SniListener, sniListener)], []),
+        };
+        foreach (var (what, snapshot) in broken)
+        {
+            var full = SnapshotConsistency.Check(snapshot);
+            Assert.NotEmpty(full);
+            Assert.Equal(full.Order(StringComparer.Ordinal), SnapshotConsistency.Check(snapshot, accepted).Order(StringComparer.Ordinal));
+            Assert.True(full.Count > 0, what);
+        }
+        // A real change (a narrowing: renamed filter, new chain, old config removed) passes both ways.
+        var served = SeedCompiler.Compile(model);
+        var narrowed = SeedCompiler.Compile(WithRanges(model, Sni, RangesOf(model, Sni)[0]), served).Snapshot;
+        Assert.NotEqual(served.Snapshot.Get(TypeUrls.Listener).Version, narrowed.Get(TypeUrls.Listener).Version);
+        Assert.Empty(SnapshotConsistency.Check(narrowed));
+        Assert.Empty(SnapshotConsistency.Check(narrowed, served.Snapshot));
+    }
+
     /// <summary>The tunneling path's HTTP RBAC lives in the tenant's own RouteConfiguration: only that one changes.</summary>
     private static void AssertOnlyTenantRoutesChanged(CompiledSeed before, CompiledSeed after, string tenantId)
     {

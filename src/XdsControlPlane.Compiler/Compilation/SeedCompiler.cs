@@ -243,10 +243,14 @@ public static class SeedCompiler
         var scopeTally = PartsTally.Update(reuse ? previous!.ScopeTally : null, changed, ordered, a => a.TunnelingScopes);
         var shared = new List<EnvoyResource>();
         var sharedRemoved = new List<string>();
+        // The SNI listener's references are its chains' (each read once in its life), so a narrowing's check
+        // does not parse 12,000 chains; its shell (address, listener filters) refers to nothing.
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
-            () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]));
+            () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
+            () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
+                .Select(c => ResourceReferences.OfChain(c, EnvoyNames.SniListener, () => c.Message))));
         AddShared(EnvoyNames.TunnelingListener, scopeTally, SharedListeners.TunnelingListener(seed, []),
-            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))));
+            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))), null);
         listeners = listeners.With(shared, sharedRemoved);
 
         var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
@@ -256,7 +260,8 @@ public static class SeedCompiler
             ScopeTally = scopeTally,
         };
 
-        void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode)
+        void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode,
+            Func<ResourceReferences>? references)
         {
             if (tally.Count == 0)
             {
@@ -269,7 +274,7 @@ public static class SeedCompiler
                 shared.Add(before);
                 return;
             }
-            shared.Add(new EnvoyResource(name, shell.Descriptor, encode, version));
+            shared.Add(new EnvoyResource(name, shell.Descriptor, encode, version, references));
         }
     }
 

@@ -37,8 +37,51 @@ public sealed class ResourceReferences
 
     public static ResourceReferences Of(EnvoyResource resource) => Cache.GetValue(resource, Compute);
 
+    /// <summary>The references of a listener made of <paramref name="parts"/> (its other fields refer to nothing).</summary>
+    public static ResourceReferences Union(IEnumerable<ResourceReferences> parts)
+    {
+        var clusters = new HashSet<string>(StringComparer.Ordinal);
+        var routes = new List<(string, string)>();
+        var discovered = new List<DiscoveredFilter>();
+        foreach (var part in parts)
+        {
+            clusters.UnionWith(part.Clusters);
+            routes.AddRange(part.RouteConfigs);
+            discovered.AddRange(part.DiscoveredFilters);
+        }
+        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
+    }
+
+    private static readonly ConditionalWeakTable<object, ResourceReferences> PartCache = new();
+
+    /// <summary>The references of one filter chain of <paramref name="listener"/>, read once per chain part (keyed by <paramref name="part"/>).</summary>
+    public static ResourceReferences OfChain(object part, string listener, Func<FilterChain> chain) => PartCache.GetValue(part, _ =>
+    {
+        var clusters = new HashSet<string>(StringComparer.Ordinal);
+        var routes = new List<(string, string)>();
+        var discovered = new List<DiscoveredFilter>();
+        AddFromChain(listener, chain(), clusters, routes, discovered);
+        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
+    });
+
+    private static void AddFromChain(string listener, FilterChain? chain, HashSet<string> clusters, List<(string, string)> routes, List<DiscoveredFilter> discovered)
+    {
+        foreach (var filter in chain?.Filters ?? [])
+        {
+            if (filter.ConfigDiscovery is { } discovery)
+            {
+                discovered.Add(new DiscoveredFilter(listener, filter.Name, [.. discovery.TypeUrls], discovery.DefaultConfig?.TypeUrl));
+            }
+            AddFromFilter(filter, clusters, routes);
+        }
+    }
+
     private static ResourceReferences Compute(EnvoyResource resource)
     {
+        if (resource.ReferencesFromParts is { } fromParts)
+        {
+            return fromParts();
+        }
         switch (resource.Message)
         {
             case Listener listener:
@@ -48,14 +91,7 @@ public sealed class ResourceReferences
                 var discovered = new List<DiscoveredFilter>();
                 foreach (var chain in listener.FilterChains.Append(listener.DefaultFilterChain))
                 {
-                    foreach (var filter in chain?.Filters ?? [])
-                    {
-                        if (filter.ConfigDiscovery is { } discovery)
-                        {
-                            discovered.Add(new DiscoveredFilter(listener.Name, filter.Name, [.. discovery.TypeUrls], discovery.DefaultConfig?.TypeUrl));
-                        }
-                        AddFromFilter(filter, clusters, routes);
-                    }
+                    AddFromChain(listener.Name, chain, clusters, routes, discovered);
                 }
                 return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
             }

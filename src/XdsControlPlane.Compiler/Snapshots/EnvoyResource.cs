@@ -56,9 +56,11 @@ public sealed class EnvoyResource
     /// For the shared listeners: the version is a running digest of their parts, and the encoding (with every
     /// tenant's part) is produced only on first use; the message is parsed from it when asked.
     /// </summary>
-    public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version)
+    public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version,
+        Func<ResourceReferences>? references = null)
     {
         Name = name;
+        ReferencesFromParts = references;
         _parser = descriptor.Parser;
         _encode = encode;
         TypeUrl = ProtoBytes.TypeUrlOf(descriptor);
@@ -78,6 +80,9 @@ public sealed class EnvoyResource
         Version = ContentHash.Of(bytes.Span);
         EntryDigest = ContentHash.EntryDigest(name, Version);
     }
+
+    /// <summary>For a composite: its references, gathered from its parts (each read once) instead of parsing the whole.</summary>
+    internal Func<ResourceReferences>? ReferencesFromParts { get; }
 
     public string Name { get; }
 

@@ -43,15 +43,22 @@ public sealed class ResourceSet
     // resources added or changed since. Every stream that holds exactly that set needs exactly those.
     private WeakReference<ImmutableSortedDictionary<string, EnvoyResource>>? _base;
     private IReadOnlyList<EnvoyResource> _changedSinceBase = [];
+    private IReadOnlyList<string> _removedSinceBase = [];
 
     /// <summary>
     /// The resources added or changed since <paramref name="held"/>, when this set was derived from exactly that
     /// set (the usual case: one snapshot after the one a stream holds). O(changes) and shared by every stream;
     /// false when unknown (then compare resource by resource).
     /// </summary>
-    public bool TryGetChangedSince(IReadOnlyDictionary<string, EnvoyResource> held, out IReadOnlyList<EnvoyResource> changed)
+    public bool TryGetChangedSince(IReadOnlyDictionary<string, EnvoyResource> held, out IReadOnlyList<EnvoyResource> changed) =>
+        TryGetChangedSince(held, out changed, out _);
+
+    /// <summary>As above, with the names removed since <paramref name="held"/> as well.</summary>
+    public bool TryGetChangedSince(IReadOnlyDictionary<string, EnvoyResource> held, out IReadOnlyList<EnvoyResource> changed,
+        out IReadOnlyList<string> removed)
     {
         changed = _changedSinceBase;
+        removed = _removedSinceBase;
         return _base is not null && _base.TryGetTarget(out var target) && ReferenceEquals(target, held);
     }
 
@@ -63,12 +70,14 @@ public sealed class ResourceSet
         var resources = Resources;
         var digest = _digest;
         var changed = new List<EnvoyResource>();
+        var removed = new List<string>();
         foreach (var name in removals)
         {
             if (resources.TryGetValue(name, out var old))
             {
                 digest -= old.EntryDigest;
                 resources = resources.Remove(name);
+                removed.Add(name);
             }
         }
         foreach (var resource in upserts)
@@ -94,6 +103,7 @@ public sealed class ResourceSet
         {
             _base = new WeakReference<ImmutableSortedDictionary<string, EnvoyResource>>(Resources),
             _changedSinceBase = changed,
+            _removedSinceBase = removed,
         };
     }
 

@@ -1,3 +1,5 @@
+using System.Collections.Immutable;
+
 namespace XdsControlPlane.Compiler.Snapshots;
 
 /// <summary>
@@ -6,6 +8,112 @@ namespace XdsControlPlane.Compiler.Snapshots;
 /// </summary>
 public static class SnapshotConsistency
 {
+    /// <summary>
+    /// Checks <paramref name="snapshot"/> knowing that <paramref name="accepted"/> (the snapshot being served) passed:
+    /// when every set of the new snapshot was derived from the accepted one's (the pipeline's incremental
+    /// compile), only what changed is checked, which at 10,000 tenants is the difference between ~1 ms and a
+    /// walk over 50,000 resources (65–100 ms). Otherwise, or with nothing accepted yet, everything is checked.
+    /// </summary>
+    /// <remarks>
+    /// What a change can break: a changed resource's own references (checked forward), and references to a
+    /// removed resource (checked against the names the new snapshot's referrers use, indexed once per set),
+    /// and a changed TypedExtensionConfig against the filters that take it.
+    /// </remarks>
+    public static IReadOnlyList<string> Check(Snapshot snapshot, Snapshot? accepted)
+    {
+        if (accepted is null)
+        {
+            return Check(snapshot);
+        }
+        var delta = new Dictionary<string, (IReadOnlyList<EnvoyResource> Changed, IReadOnlyList<string> Removed)>();
+        foreach (var typeUrl in snapshot.ByType.Keys.Union(accepted.ByType.Keys))
+        {
+            var now = snapshot.Get(typeUrl);
+            var before = accepted.Get(typeUrl).Resources;
+            if (ReferenceEquals(now.Resources, before))
+            {
+                delta[typeUrl] = ([], []);
+            }
+            else if (now.TryGetChangedSince(before, out var changed, out var removed))
+            {
+                delta[typeUrl] = (changed, [.. removed.Where(name => !now.Resources.ContainsKey(name))]);
+            }
+            else
+            {
+                return Check(snapshot);
+            }
+        }
+        var problems = new List<string>();
+        var clusters = snapshot.Get(TypeUrls.Cluster).Resources;
+        var endpoints = snapshot.Get(TypeUrls.Endpoint).Resources;
+        var routes = snapshot.Get(TypeUrls.Route).Resources;
+        var extensions = snapshot.Get(TypeUrls.ExtensionConfig).Resources;
+        var listenerSet = snapshot.Get(TypeUrls.Listener);
+
+        foreach (var cluster in Changed(TypeUrls.Cluster))
+        {
+            CheckCluster(cluster.Name, cluster, endpoints, problems);
+        }
+        foreach (var route in Changed(TypeUrls.Route))
+        {
+            CheckRoute(route.Name, route, clusters, problems);
+        }
+        foreach (var listener in Changed(TypeUrls.Listener))
+        {
+            CheckListener(listener.Name, listener, clusters, routes, extensions, problems);
+        }
+        var changedExtensions = Changed(TypeUrls.ExtensionConfig);
+        if (changedExtensions.Count > 0)
+        {
+            var filters = Referrers.Of(listenerSet).Filters;
+            foreach (var extension in changedExtensions)
+            {
+                foreach (var filter in filters.GetValueOrDefault(extension.Name) ?? [])
+                {
+                    CheckDiscovery(filter, extensions, problems);
+                }
+            }
+        }
+
+        // Removals: nothing left in the new snapshot may still point at them.
+        foreach (var name in Removed(TypeUrls.Endpoint))
+        {
+            foreach (var cluster in Referrers.Of(snapshot.Get(TypeUrls.Cluster)).EdsNames.GetValueOrDefault(name) ?? [])
+            {
+                problems.Add($"cluster '{cluster}' uses EDS but there is no ClusterLoadAssignment '{name}'");
+            }
+        }
+        foreach (var name in Removed(TypeUrls.Cluster))
+        {
+            foreach (var route in Referrers.Of(snapshot.Get(TypeUrls.Route)).Clusters.GetValueOrDefault(name) ?? [])
+            {
+                problems.Add($"route configuration '{route}' routes to missing cluster '{name}'");
+            }
+            foreach (var listener in Referrers.Of(listenerSet).Clusters.GetValueOrDefault(name) ?? [])
+            {
+                problems.Add($"listener '{listener}' proxies to missing cluster '{name}'");
+            }
+        }
+        foreach (var name in Removed(TypeUrls.Route))
+        {
+            foreach (var (listener, scope) in Referrers.Of(listenerSet).Routes.GetValueOrDefault(name) ?? [])
+            {
+                problems.Add(MissingRoute(listener, scope, name));
+            }
+        }
+        foreach (var name in Removed(TypeUrls.ExtensionConfig))
+        {
+            foreach (var filter in Referrers.Of(listenerSet).Filters.GetValueOrDefault(name) ?? [])
+            {
+                problems.Add($"listener '{filter.Listener}' filter '{filter.Name}' is served by ECDS but no such TypedExtensionConfig exists");
+            }
+        }
+        return [.. problems.Distinct()];
+
+        IReadOnlyList<EnvoyResource> Changed(string typeUrl) => delta.TryGetValue(typeUrl, out var d) ? d.Changed : [];
+        IReadOnlyList<string> Removed(string typeUrl) => delta.TryGetValue(typeUrl, out var d) ? d.Removed : [];
+    }
+
     /// <summary>Returns the problems found; empty means consistent.</summary>
     /// <remarks>
     /// Reads only each resource's cached <see cref="ResourceReferences"/>: a resource is parsed once in its
@@ -21,55 +129,122 @@ public static class SnapshotConsistency
 
         foreach (var (name, resource) in clusters)
         {
-            if (ResourceReferences.Of(resource).EdsServiceName is { } serviceName && !endpoints.ContainsKey(serviceName))
-            {
-                problems.Add($"cluster '{name}' uses EDS but there is no ClusterLoadAssignment '{serviceName}'");
-            }
+            CheckCluster(name, resource, endpoints, problems);
         }
-
         foreach (var (name, resource) in routes)
         {
-            foreach (var cluster in ResourceReferences.Of(resource).Clusters)
-            {
-                if (!clusters.ContainsKey(cluster))
-                {
-                    problems.Add($"route configuration '{name}' routes to missing cluster '{cluster}'");
-                }
-            }
+            CheckRoute(name, resource, clusters, problems);
         }
-
         foreach (var (name, resource) in snapshot.Get(TypeUrls.Listener).Resources)
         {
-            var references = ResourceReferences.Of(resource);
-            foreach (var cluster in references.Clusters)
-            {
-                if (!clusters.ContainsKey(cluster))
-                {
-                    problems.Add($"listener '{name}' proxies to missing cluster '{cluster}'");
-                }
-            }
-            foreach (var (scope, route) in references.RouteConfigs)
-            {
-                if (!routes.ContainsKey(route))
-                {
-                    problems.Add(scope.Length == 0
-                        ? $"listener '{name}' uses missing route configuration '{route}'"
-                        : $"listener '{name}' scope '{scope}' uses missing route configuration '{route}'");
-                }
-            }
-            foreach (var filter in references.DiscoveredFilters)
-            {
-                CheckDiscovery(filter, extensions, problems);
-            }
+            CheckListener(name, resource, clusters, routes, extensions, problems);
         }
         return problems;
+    }
+
+    private static void CheckCluster(string name, EnvoyResource resource, ImmutableSortedDictionary<string, EnvoyResource> endpoints, List<string> problems)
+    {
+        if (ResourceReferences.Of(resource).EdsServiceName is { } serviceName && !endpoints.ContainsKey(serviceName))
+        {
+            problems.Add($"cluster '{name}' uses EDS but there is no ClusterLoadAssignment '{serviceName}'");
+        }
+    }
+
+    private static void CheckRoute(string name, EnvoyResource resource, ImmutableSortedDictionary<string, EnvoyResource> clusters, List<string> problems)
+    {
+        foreach (var cluster in ResourceReferences.Of(resource).Clusters)
+        {
+            if (!clusters.ContainsKey(cluster))
+            {
+                problems.Add($"route configuration '{name}' routes to missing cluster '{cluster}'");
+            }
+        }
+    }
+
+    private static void CheckListener(string name, EnvoyResource resource, ImmutableSortedDictionary<string, EnvoyResource> clusters,
+        ImmutableSortedDictionary<string, EnvoyResource> routes, ImmutableSortedDictionary<string, EnvoyResource> extensions, List<string> problems)
+    {
+        var references = ResourceReferences.Of(resource);
+        foreach (var cluster in references.Clusters)
+        {
+            if (!clusters.ContainsKey(cluster))
+            {
+                problems.Add($"listener '{name}' proxies to missing cluster '{cluster}'");
+            }
+        }
+        foreach (var (scope, route) in references.RouteConfigs)
+        {
+            if (!routes.ContainsKey(route))
+            {
+                problems.Add(MissingRoute(name, scope, route));
+            }
+        }
+        foreach (var filter in references.DiscoveredFilters)
+        {
+            CheckDiscovery(filter, extensions, problems);
+        }
+    }
+
+    private static string MissingRoute(string listener, string scope, string route) => scope.Length == 0
+        ? $"listener '{listener}' uses missing route configuration '{route}'"
+        : $"listener '{listener}' scope '{scope}' uses missing route configuration '{route}'";
+
+    /// <summary>Who in one set refers to what (by name), built once per set and kept next to it.</summary>
+    private sealed class Referrers
+    {
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ResourceSet, Referrers> Cache = new();
+
+        public Dictionary<string, List<string>> Clusters { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, List<(string Listener, string Scope)>> Routes { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, List<string>> EdsNames { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, List<DiscoveredFilter>> Filters { get; } = new(StringComparer.Ordinal);
+
+        public static Referrers Of(ResourceSet set) => Cache.GetValue(set, Build);
+
+        private static Referrers Build(ResourceSet set)
+        {
+            var index = new Referrers();
+            foreach (var (name, resource) in set.Resources)
+            {
+                var references = ResourceReferences.Of(resource);
+                foreach (var cluster in references.Clusters)
+                {
+                    Add(index.Clusters, cluster, name);
+                }
+                foreach (var (scope, route) in references.RouteConfigs)
+                {
+                    Add(index.Routes, route, (name, scope));
+                }
+                if (references.EdsServiceName is { } eds)
+                {
+                    Add(index.EdsNames, eds, name);
+                }
+                foreach (var filter in references.DiscoveredFilters)
+                {
+                    Add(index.Filters, filter.Name, filter);
+                }
+            }
+            return index;
+        }
+
+        private static void Add<T>(Dictionary<string, List<T>> index, string key, T value)
+        {
+            if (!index.TryGetValue(key, out var list))
+            {
+                index[key] = list = [];
+            }
+            list.Add(value);
+        }
     }
 
     /// <summary>
     /// XDS-PROTOCOL obligation 23: the filter's name is served as a TypedExtensionConfig whose inner type is
     /// one of the filter's <c>type_urls</c> (Envoy rejects anything else), and so is the default config.
     /// </summary>
-    private static void CheckDiscovery(DiscoveredFilter filter, System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> extensions,
+    private static void CheckDiscovery(DiscoveredFilter filter, ImmutableSortedDictionary<string, EnvoyResource> extensions,
         List<string> problems)
     {
         var listener = filter.Listener;
