@@ -234,7 +234,18 @@ public sealed class RevocationTests
         Assert.All(TenantProxies(capped), p => Assert.Equal(TimeSpan.FromMinutes(90), p.MaxDownstreamConnectionDuration.ToTimeSpan()));
         Assert.All(TenantProxies(inline), p => Assert.Null(p.MaxDownstreamConnectionDuration));
         Assert.True(TenantProxies(ecds).Count() >= 3);
+        // Tunneled (CONNECT) streams: the same cap on every tenant route, for the same reason.
+        Assert.All(ConnectRoutes(ecds), r => Assert.Equal(TimeSpan.FromHours(1), r.MaxStreamDuration.MaxStreamDuration_.ToTimeSpan()));
+        Assert.All(ConnectRoutes(capped), r => Assert.Equal(TimeSpan.FromMinutes(90), r.MaxStreamDuration.MaxStreamDuration_.ToTimeSpan()));
+        Assert.All(ConnectRoutes(inline), r => Assert.Null(r.MaxStreamDuration));
+        Assert.True(ConnectRoutes(ecds).Count() >= 2);
     }
+
+    private static IEnumerable<Envoy.Config.Route.V3.RouteAction> ConnectRoutes(Snapshot snapshot) =>
+        snapshot.Get(TypeUrls.Route).Resources.Values
+            .SelectMany(r => ((Envoy.Config.Route.V3.RouteConfiguration)r.Message).VirtualHosts)
+            .SelectMany(v => v.Routes)
+            .Select(r => r.Route_);
 
     [Theory]
     [InlineData(null, null, 3600)]

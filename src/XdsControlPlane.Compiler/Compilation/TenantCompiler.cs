@@ -127,7 +127,7 @@ public static class TenantCompiler
             }
             if (port.ViaTunneling)
             {
-                vhosts.Add((service.Namespace, TunnelingVirtualHost(key, service, port, tunnelRbac)));
+                vhosts.Add((service.Namespace, TunnelingVirtualHost(key, service, port, tunnelRbac, maxDuration)));
             }
         }
         var extensionConfigs = new List<EnvoyResource>();
@@ -376,7 +376,11 @@ public static class TenantCompiler
         chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = ProtoBytes.Pack(proxy) });
     }
 
-    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Any? rbac)
+    /// <remarks>
+    /// With ECDS the CONNECT route carries the same cap as <c>tcp_proxy</c> (<c>max_stream_duration</c>): a route
+    /// change reaches new streams only, so a tunnel opened before a narrowing ends within the cap at the latest.
+    /// </remarks>
+    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Any? rbac, TimeSpan? maxDuration)
     {
         var vhost = new VirtualHost
         {
@@ -405,6 +409,10 @@ public static class TenantCompiler
         if (rbac is not null)
         {
             vhost.TypedPerFilterConfig.Add(EnvoyNames.HttpRbac, rbac);
+        }
+        if (maxDuration is { } max)
+        {
+            vhost.Routes[0].Route_.MaxStreamDuration = new RouteAction.Types.MaxStreamDuration { MaxStreamDuration_ = Duration.FromTimeSpan(max) };
         }
         return vhost;
     }
