@@ -244,45 +244,33 @@ public static class TenantCompiler
     /// </summary>
     public static ByteString LoadAssignmentBytes(string key, ExposedPort port)
     {
-        static int Field(int size) => 1 + CodedOutputStream.ComputeLengthSize(size) + size;
         var count = port.Endpoints.Count;
         Span<int> socketSizes = count <= 64 ? stackalloc int[count] : new int[count];
         var localitySize = 0;
         for (var i = 0; i < count; i++)
         {
             var endpoint = port.Endpoints[i];
-            var socket = (endpoint.Address.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(endpoint.Address))
+            var socket = ProtoBytes.StringFieldSize(endpoint.Address)
                 + (endpoint.Port == 0 ? 0 : 1 + CodedOutputStream.ComputeUInt32Size((uint)endpoint.Port));
             socketSizes[i] = socket;
-            localitySize += Field(Field(Field(Field(socket)))); // LbEndpoint ⊃ Endpoint ⊃ Address ⊃ SocketAddress
+            // LbEndpoint ⊃ Endpoint ⊃ Address ⊃ SocketAddress
+            localitySize += ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(socket))));
         }
-        var size = (key.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(key)) + Field(localitySize);
-        var bytes = new byte[size];
+        var bytes = new byte[ProtoBytes.StringFieldSize(key) + ProtoBytes.MessageFieldSize(localitySize)];
         var output = new CodedOutputStream(bytes);
-        if (key.Length > 0)
-        {
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            output.WriteString(key);
-        }
-        output.WriteTag(2, WireFormat.WireType.LengthDelimited);
-        output.WriteLength(localitySize);
+        ProtoBytes.WriteStringField(output, 1, key);
+        ProtoBytes.WriteMessageHeader(output, 2, localitySize);
         for (var i = 0; i < count; i++)
         {
             var endpoint = port.Endpoints[i];
             var socket = socketSizes[i];
-            output.WriteTag(2, WireFormat.WireType.LengthDelimited); // LocalityLbEndpoints.lb_endpoints
-            output.WriteLength(Field(Field(Field(socket))));
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited); // LbEndpoint.endpoint
-            output.WriteLength(Field(Field(socket)));
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited); // Endpoint.address
-            output.WriteLength(Field(socket));
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited); // Address.socket_address
-            output.WriteLength(socket);
-            if (endpoint.Address.Length > 0)
-            {
-                output.WriteTag(2, WireFormat.WireType.LengthDelimited);
-                output.WriteString(endpoint.Address);
-            }
+            var address = ProtoBytes.MessageFieldSize(socket);
+            var endpointSize = ProtoBytes.MessageFieldSize(address);
+            ProtoBytes.WriteMessageHeader(output, 2, ProtoBytes.MessageFieldSize(endpointSize)); // LocalityLbEndpoints.lb_endpoints
+            ProtoBytes.WriteMessageHeader(output, 1, endpointSize);                               // LbEndpoint.endpoint
+            ProtoBytes.WriteMessageHeader(output, 1, address);                                    // Endpoint.address
+            ProtoBytes.WriteMessageHeader(output, 1, socket);                                     // Address.socket_address
+            ProtoBytes.WriteStringField(output, 2, endpoint.Address);
             if (endpoint.Port != 0)
             {
                 output.WriteTag(3, WireFormat.WireType.Varint);

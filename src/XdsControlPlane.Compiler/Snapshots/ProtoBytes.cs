@@ -35,6 +35,29 @@ public static class ProtoBytes
         return UnsafeByteOperations.UnsafeWrap(bytes);
     }
 
+    // Hand-written encodings (fields below 16, so one-byte tags; proto3: empty strings are not written).
+
+    /// <summary>The size of a string field (tag, length, UTF-8), or 0 for an empty string, which proto3 omits.</summary>
+    public static int StringFieldSize(string value) => value.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(value);
+
+    /// <summary>The size of a length-delimited field holding <paramref name="size"/> bytes (always written: a message in a repeated or set field).</summary>
+    public static int MessageFieldSize(int size) => 1 + CodedOutputStream.ComputeLengthSize(size) + size;
+
+    public static void WriteStringField(CodedOutputStream output, int field, string value)
+    {
+        if (value.Length > 0)
+        {
+            output.WriteTag(field, WireFormat.WireType.LengthDelimited);
+            output.WriteString(value);
+        }
+    }
+
+    public static void WriteMessageHeader(CodedOutputStream output, int field, int size)
+    {
+        output.WriteTag(field, WireFormat.WireType.LengthDelimited);
+        output.WriteLength(size);
+    }
+
     /// <summary>
     /// The encoding of <c>TypedExtensionConfig { name, typed_config: Any.Pack(config) }</c>, with the config serialised
     /// once, straight into place (the ECDS resource of every tenant; the packed <c>Any</c>'s own copy of the bytes
@@ -48,35 +71,18 @@ public static class ProtoBytes
         }
         var typeUrl = TypeUrlOf(config);
         var configSize = config.CalculateSize();
-        // Any { type_url = 1; value = 2 }
-        var anySize = (typeUrl.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(typeUrl))
-            + (configSize == 0 ? 0 : 1 + CodedOutputStream.ComputeLengthSize(configSize) + configSize);
-        // TypedExtensionConfig { name = 1; typed_config = 2 }
-        var size = (name.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(name)) + 1 + CodedOutputStream.ComputeLengthSize(anySize) + anySize;
-        var bytes = new byte[size];
+        // Any { type_url = 1; value = 2 } inside TypedExtensionConfig { name = 1; typed_config = 2 }
+        var anySize = StringFieldSize(typeUrl) + (configSize == 0 ? 0 : MessageFieldSize(configSize));
+        var bytes = new byte[StringFieldSize(name) + MessageFieldSize(anySize)];
         var output = new CodedOutputStream(bytes);
-        if (name.Length > 0)
-        {
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            output.WriteString(name);
-        }
-        output.WriteTag(2, WireFormat.WireType.LengthDelimited);
-        output.WriteLength(anySize);
-        if (typeUrl.Length > 0)
-        {
-            output.WriteTag(1, WireFormat.WireType.LengthDelimited);
-            output.WriteString(typeUrl);
-        }
+        WriteStringField(output, 1, name);
+        WriteMessageHeader(output, 2, anySize);
+        WriteStringField(output, 1, typeUrl);
         if (configSize > 0)
         {
-            output.WriteTag(2, WireFormat.WireType.LengthDelimited);
-            output.WriteLength(configSize);
+            WriteMessageHeader(output, 2, configSize);
             output.Flush();
             config.WriteTo(bytes.AsSpan((int)output.Position, configSize));
-        }
-        else
-        {
-            output.Flush();
         }
         return UnsafeByteOperations.UnsafeWrap(bytes);
     }
