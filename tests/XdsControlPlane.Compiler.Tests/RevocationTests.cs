@@ -173,6 +173,59 @@ public sealed class RevocationTests
     }
 
     [Fact]
+    public void ADeferredNarrowingRefusesNewConnectionsAtOnceAndDrainsWhenPaid()
+    {
+        var model = Model();
+        var before = SeedCompiler.Compile(model);
+        var kept = RangesOf(model, Sni)[0];
+        var removed = System.Net.IPAddress.Parse(RangesOf(model, Sni)[1].Split('/')[0]);
+        var narrower = WithRanges(model, Sni, kept);
+        var deferred = SeedCompiler.Compile(narrower, before, drainRevocations: false);
+
+        // No LDS push: no chain changed. The narrower list is served at once under the old filter name.
+        Assert.Equal(before.Snapshot.Get(TypeUrls.Listener).Version, deferred.Snapshot.Get(TypeUrls.Listener).Version);
+        Assert.Equal(ChainHashes(before), ChainHashes(deferred));
+        Assert.Equal(Versions(before, TypeUrls.ExtensionConfig).Keys, Versions(deferred, TypeUrls.ExtensionConfig).Keys);
+        Assert.True(RbacEvaluator.Allows(RbacEvaluator.SniRbac(before.Snapshot, SniHost(before)), removed));
+        Assert.False(RbacEvaluator.Allows(RbacEvaluator.SniRbac(deferred.Snapshot, SniHost(deferred)), removed));
+        Assert.Equal([Sni], deferred.OwedRevocations);
+
+        // Widening again does not cancel the drain: connections admitted before the narrowing still run.
+        var widened = SeedCompiler.Compile(WithRanges(model, Sni, kept, "100.64.0.0/10"), deferred, drainRevocations: false);
+        Assert.Equal([Sni], widened.OwedRevocations);
+        Assert.Equal(ChainHashes(before), ChainHashes(widened));
+
+        // Paying the drain (nothing else changed): exactly that tenant's chains are renamed, and nothing is owed.
+        var drained = SeedCompiler.Compile(widened.Model, widened, drainRevocations: true);
+        Assert.Empty(drained.OwedRevocations);
+        Assert.NotEqual(before.Tenants[Sni].RevocationGeneration, drained.Tenants[Sni].RevocationGeneration);
+        var chainsAfter = ChainHashes(drained);
+        var changedChains = chainsAfter.Where(c => ChainHashes(before)[c.Key] != c.Value).Select(c => c.Key).ToList();
+        Assert.NotEmpty(changedChains);
+        Assert.All(changedChains, c => Assert.StartsWith(Sni + ":", c));
+        Assert.Empty(SnapshotConsistency.Check(drained.Snapshot, widened.Snapshot));
+        Assert.Equal(1, drained.RecompiledTenants);
+
+        // The pipeline defers with a delay, and DrainRevocations pays every drain owed in one snapshot.
+        var published = new List<Snapshot>();
+        var pipeline = new XdsControlPlane.Compiler.Pipeline.ConfigPipeline(s => { published.Add(s); return SnapshotConsistency.Check(s); },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<XdsControlPlane.Compiler.Pipeline.ConfigPipeline>.Instance)
+        {
+            RevocationDelay = TimeSpan.FromSeconds(5),
+        };
+        static XdsControlPlane.Compiler.Pipeline.PipelineInput Input(SeedModel m) => new(m.Seed, m.Tenants, new HashSet<string>(), []);
+        Assert.True(pipeline.Apply(Input(model)).Applied);
+        Assert.Null(pipeline.DrainRevocations());
+        Assert.True(pipeline.Apply(Input(narrower)).Applied);
+        Assert.NotNull(pipeline.DrainOwedSince);
+        Assert.Equal(published[0].Get(TypeUrls.Listener).Version, published[1].Get(TypeUrls.Listener).Version);
+        Assert.True(pipeline.DrainRevocations()!.Applied);
+        Assert.Null(pipeline.DrainOwedSince);
+        Assert.NotEqual(published[1].Get(TypeUrls.Listener).Version, published[2].Get(TypeUrls.Listener).Version);
+        Assert.Empty(pipeline.Current!.OwedRevocations);
+    }
+
+    [Fact]
     public void WideningThenNarrowingBackRenamesAgain()
     {
         var model = Model();

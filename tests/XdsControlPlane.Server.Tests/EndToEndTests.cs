@@ -42,6 +42,7 @@ public sealed class EndToEndTests : IAsyncLifetime
             Input = _folder,
             ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
             DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            RevocationDelay = TimeSpan.FromSeconds(1),
         });
         await _app.StartAsync();
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
@@ -80,7 +81,13 @@ public sealed class EndToEndTests : IAsyncLifetime
         // Narrow the tenant's list in the folder: the change must reach the stream.
         var clusters = Path.Combine(_folder, "clusters.yaml");
         await File.WriteAllTextAsync(clusters, (await File.ReadAllTextAsync(clusters)).Replace("- 203.0.113.0/24", "- 203.0.113.0/25", StringComparison.Ordinal));
-        // Narrowing revokes: the tenant's chain itself changes (Envoy drains it), so the listener is re-sent.
+        // First the narrower list under the same filter name (new connections are refused at once), with no
+        // listener change; then, once the revocation delay has passed, the drain: the tenant's chain itself
+        // changes (its filter is renamed, so Envoy drains it) and the listener is re-sent.
+        var sameName = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ExtensionConfig, cts.Token, refuse: Compiler.Snapshots.TypeUrls.Listener);
+        var atOnce = sameName.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).Single().TypedConfig.Unpack<NetworkRbac>();
+        Assert.DoesNotContain(atOnce.Rules.Policies.Values.SelectMany(p => p.Principals), p => p.DirectRemoteIp?.AddressPrefix == "203.0.113.0" && p.DirectRemoteIp.PrefixLen == 24);
+        await Ack(stream, sameName, sameName.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).Single().Name);
         var second = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
         Assert.NotEqual(first.VersionInfo, second.VersionInfo);
         await Ack(stream, second);
@@ -146,7 +153,8 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     /// <summary>The next response of <paramref name="typeUrl"/>, acknowledging any other type that comes first (as Envoy would).</summary>
-    private static async Task<DiscoveryResponse> NextOfType(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, string typeUrl, CancellationToken token)
+    private static async Task<DiscoveryResponse> NextOfType(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, string typeUrl, CancellationToken token,
+        string? refuse = null)
     {
         while (true)
         {
@@ -155,6 +163,7 @@ public sealed class EndToEndTests : IAsyncLifetime
             {
                 return response;
             }
+            Assert.NotEqual(refuse, response.TypeUrl);
             await Ack(stream, response);
         }
     }

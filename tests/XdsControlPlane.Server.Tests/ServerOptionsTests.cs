@@ -22,6 +22,23 @@ public sealed class ServerOptionsTests
         Assert.Equal("127.0.0.1:8001", source.ListenAddress);
     }
 
+    [Theory]
+    [InlineData(null, 5_000)]
+    [InlineData("0", 0)]
+    [InlineData("500ms", 500)]
+    [InlineData("10s", 10_000)]
+    [InlineData("2m", 120_000)]
+    public void RevocationDelayIsADuration(string? value, int milliseconds)
+    {
+        var options = ServerOptions.Parse(value is null ? [] : ["--revocation-delay", value]);
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), options.RevocationDelay);
+        Assert.Empty(options.SourceArgs);
+    }
+
+    [Fact]
+    public void ABadRevocationDelayIsRefused() =>
+        Assert.Contains("revocation-delay", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--revocation-delay", "soon"])).Message, StringComparison.Ordinal);
+
     [Fact]
     public void AFlagNobodyOwnsIsRefusedInFolderMode()
     {

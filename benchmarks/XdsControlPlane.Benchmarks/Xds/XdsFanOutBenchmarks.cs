@@ -17,8 +17,12 @@ namespace XdsControlPlane.Benchmarks.Xds;
 /// <list type="bullet">
 /// <item><c>widen</c>: the list gains a range each time. ECDS absorbs it: the tenant's TypedExtensionConfig and
 /// its own tunneling RouteConfiguration change, nothing else.</item>
-/// <item><c>narrow</c>: the list loses a range each time. Live connections must be cut, so the tenant's SNI
-/// chain is renamed and Envoy drains it: LDS changes, and SotW LDS carries every listener to every stream.</item>
+/// <item><c>narrow</c>: the list loses a range each time, as the server serves it (a revocation delay above
+/// zero): the narrower list goes out at once under the same filter name (TypedExtensionConfig + RDS), and the
+/// drain that cuts live connections is owed.</item>
+/// <item><c>drain</c>: the same narrowings with the drain paid at once (what the server does when the delay
+/// elapses, once for all narrowings owed, or on each narrowing with <c>--revocation-delay 0</c>): the tenant's
+/// SNI chain is renamed so Envoy drains it, LDS changes, and SotW LDS carries every listener to every stream.</item>
 /// </list>
 /// Goal: p99 ≤ 250 ms on 2 cores. The clients share the process (and the 2 cores) with the server.
 /// </summary>
@@ -35,7 +39,7 @@ public class XdsFanOutBenchmarks
     /// <summary>t000000: a Tunneling tenant (SNI + CONNECT), so the shared SNI listener and the tunneling routes change.</summary>
     private const int ChangedTenant = 0;
 
-    [Params("widen", "narrow")]
+    [Params("widen", "narrow", "drain")]
     public string Change { get; set; } = "widen";
 
     private readonly List<long> _latencies = [];
@@ -129,7 +133,7 @@ public class XdsFanOutBenchmarks
     public async Task OneChangeToAllStreams()
     {
         var compileStart = Stopwatch.GetTimestamp();
-        var next = SeedCompiler.Compile(_models[_iteration % _models.Length], _current);
+        var next = SeedCompiler.Compile(_models[_iteration % _models.Length], _current, drainRevocations: Change != "narrow");
         _compileMs.Add(Latency.Ms(Stopwatch.GetTimestamp() - compileStart));
         // The types this change touched, each with the version every stream must ACK.
         var targets = new Dictionary<string, (int Bit, string Version)>();

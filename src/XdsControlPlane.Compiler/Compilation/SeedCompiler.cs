@@ -51,6 +51,9 @@ public sealed class CompiledSeed
     /// <summary>The artifacts in tenant-id order: enumerating the sorted map costs ~1 µs a tenant, this array nothing.</summary>
     internal TenantArtifacts[] Ordered { get; }
 
+    /// <summary>Tenants whose narrowing is served but whose drain (chain rename) is still owed.</summary>
+    public ImmutableHashSet<string> OwedRevocations { get; init; } = ImmutableHashSet.Create<string>(StringComparer.Ordinal);
+
     /// <summary>The SNI listener's chains, as a running digest carried to the next compilation.</summary>
     internal PartsTally SniTally { get; init; }
 
@@ -81,7 +84,13 @@ public sealed class CompiledSeed
 /// </summary>
 public static class SeedCompiler
 {
-    public static CompiledSeed Compile(SeedModel model, CompiledSeed? previous = null, IReadOnlySet<string>? servingLastGood = null)
+    /// <param name="drainRevocations">
+    /// True (the default): a narrowing renames the tenant's filter at once, so Envoy drains its chain. False: the
+    /// narrower config is served under the old name (new connections are refused at once) and the drain is owed
+    /// (<see cref="CompiledSeed.OwedRevocations"/>) until a compile that drains, which also drains every owed one.
+    /// </param>
+    public static CompiledSeed Compile(SeedModel model, CompiledSeed? previous = null, IReadOnlySet<string>? servingLastGood = null,
+        bool drainRevocations = true)
     {
         var seed = model.Seed;
         var reuse = previous is not null && previous.Model.Seed.Equals(seed) && IsSortedById(model.Tenants);
@@ -130,6 +139,17 @@ public static class SeedCompiler
                 removedOrOld.Add(before[b].Tenant);
             }
 
+            if (drainRevocations)
+            {
+                // Owed drains are paid now: those tenants are recompiled (renamed) though their input is the same.
+                foreach (var id in previous.OwedRevocations)
+                {
+                    if (!changedIds.ContainsKey(id) && previous.Tenants.TryGetValue(id, out var owing))
+                    {
+                        changedIds[id] = (owing, owing.Tenant);
+                    }
+                }
+            }
             var touched = new HashSet<string>(StringComparer.Ordinal);
             claims = previous.Claims.With(removedOrOld, added, touched);
             foreach (var holder in touched.SelectMany(claims.Holders))
@@ -151,11 +171,11 @@ public static class SeedCompiler
                 }
                 var lost = claims.Lost(tenant);
                 var conflictKey = SniClaims.ConflictKey(lost);
-                if (old is not null && ReferenceEquals(old.Tenant, tenant) && old.ConflictKey == conflictKey)
+                if (old is not null && ReferenceEquals(old.Tenant, tenant) && old.ConflictKey == conflictKey && !(drainRevocations && old.RevocationOwed))
                 {
                     continue; // shares a hostname with a changed tenant, but who owns it did not change
                 }
-                var artifacts = TenantCompiler.Compile(tenant, seed, lost, conflictKey, old);
+                var artifacts = TenantCompiler.Compile(tenant, seed, lost, conflictKey, old, drainRevocations);
                 recompiled++;
                 changed.Add((old, artifacts));
                 builder[id] = artifacts;
@@ -193,7 +213,7 @@ public static class SeedCompiler
                 var lost = claimsNow.Lost(tenant);
                 TenantArtifacts? old = null;
                 previous?.Tenants.TryGetValue(tenant.Id, out old);
-                results[i] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old);
+                results[i] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old, drainRevocations);
             });
             recompiled = results.Length;
             if (IsSortedById(model.Tenants))
@@ -254,10 +274,32 @@ public static class SeedCompiler
         listeners = listeners.With(shared, sharedRemoved);
 
         var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
+        ImmutableHashSet<string> owed;
+        if (reuse)
+        {
+            var owing = previous!.OwedRevocations.ToBuilder();
+            foreach (var (old, @new) in changed)
+            {
+                if (old is not null)
+                {
+                    owing.Remove(old.Tenant.Id);
+                }
+                if (@new is { RevocationOwed: true })
+                {
+                    owing.Add(@new.Tenant.Id);
+                }
+            }
+            owed = owing.ToImmutable();
+        }
+        else
+        {
+            owed = [.. ordered.Where(a => a.RevocationOwed).Select(a => a.Tenant.Id)];
+        }
         return new CompiledSeed(model, snapshot, compiled, claims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
         {
             SniTally = sniTally,
             ScopeTally = scopeTally,
+            OwedRevocations = owed,
         };
 
         void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode,

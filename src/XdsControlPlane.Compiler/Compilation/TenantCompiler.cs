@@ -70,6 +70,9 @@ public sealed record TenantArtifacts(
     /// <summary>ECDS delivery: the revocation generation in the filter names (see <see cref="Revocation"/>); empty inline.</summary>
     public string RevocationGeneration { get; init; } = "";
 
+    /// <summary>ECDS delivery: a narrowing was served under the old generation and its drain (the rename) is still owed.</summary>
+    public bool RevocationOwed { get; init; }
+
     public IReadOnlyList<Diagnostic> Diagnostics { get; init; } = [];
 }
 
@@ -78,13 +81,16 @@ public static class TenantCompiler
 {
     /// <param name="lostSniPorts">"ns/svc-port" keys whose SNI hostname another, older Service holds.</param>
     /// <param name="previous">The tenant's artifacts from the previous compilation, if any: the revocation generation follows from them.</param>
+    /// <param name="drainRevocations">False to defer a narrowing's drain (see <see cref="Revocation.Next(string?, Admission?, Admission, bool, bool)"/>).</param>
     public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey,
-        TenantArtifacts? previous = null)
+        TenantArtifacts? previous = null, bool drainRevocations = true)
     {
         var decision = AllowlistDecision.Decide(tenant, seed);
         var admission = Admission.Of(decision, seed);
         var ecds = seed.RbacDelivery == RbacDelivery.Ecds;
-        var generation = ecds ? Revocation.Next(previous?.RevocationGeneration, previous?.Admission, admission) : "";
+        var (generation, owed) = ecds
+            ? Revocation.Next(previous?.RevocationGeneration, previous?.Admission, admission, previous?.RevocationOwed == true, drainRevocations)
+            : ("", false);
         var clusters = new List<EnvoyResource>();
         var endpoints = new List<EnvoyResource>();
         var listeners = new List<EnvoyResource>();
@@ -168,6 +174,7 @@ public static class TenantCompiler
             ExtensionConfigs = extensionConfigs,
             Admission = admission,
             RevocationGeneration = generation,
+            RevocationOwed = owed,
         };
     }
 

@@ -26,8 +26,22 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
     private CompiledSeed? _current;
     private IReadOnlyList<Diagnostic> _diagnostics = [];
+    private IReadOnlySet<string> _servingLastGood = new HashSet<string>(StringComparer.Ordinal);
+    private IReadOnlyList<Diagnostic> _inputDiagnostics = [];
 
     public CompiledSeed? Current => Volatile.Read(ref _current);
+
+    /// <summary>
+    /// How long a narrowing's drain may wait (ECDS delivery). Zero: every narrowing renames its tenant's filter
+    /// at once, so each one re-sends LDS to every Envoy. Above zero: the narrower list is served at once under
+    /// the old name (new connections refused within a push of one small resource), and the renames owed are
+    /// made together by <see cref="DrainRevocations"/>, which the host calls once they are this old. Live
+    /// connections from removed addresses then end within this delay plus Envoy's <c>--drain-time-s</c>.
+    /// </summary>
+    public TimeSpan RevocationDelay { get; set; }
+
+    /// <summary>Since when a drain has been owed (null when none is).</summary>
+    public DateTimeOffset? DrainOwedSince { get; private set; }
 
     /// <summary>Everything wrong with the latest input, including what was rejected.</summary>
     public IReadOnlyList<Diagnostic> Diagnostics => Volatile.Read(ref _diagnostics);
@@ -73,21 +87,50 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
                 ? input.Tenants
                 : tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
             var model = new SeedModel(input.Seed, ordered);
-            var compiled = SeedCompiler.Compile(model, _current, servingLastGood);
-            diagnostics.AddRange(compiled.Diagnostics);
-            var problems = publish(compiled.Snapshot);
-            if (problems.Count > 0)
+            var compiled = SeedCompiler.Compile(model, _current, servingLastGood, drainRevocations: RevocationDelay <= TimeSpan.Zero);
+            var outcome = Publish(compiled, diagnostics, watch);
+            if (outcome.Applied)
             {
-                diagnostics.AddRange(problems.Select(p => new Diagnostic(DiagnosticSeverity.Error, "InconsistentSnapshot", "snapshot", "", p)));
-                return Reject(diagnostics, watch, $"the compiled snapshot was refused: {problems[0]}");
+                _lastGood = tenants;
+                _servingLastGood = servingLastGood;
+                _inputDiagnostics = input.Diagnostics;
             }
-            _lastGood = tenants;
-            Volatile.Write(ref _current, compiled);
-            Volatile.Write(ref _diagnostics, diagnostics);
-            LastApplied = DateTimeOffset.UtcNow;
-            LogApplied(logger, compiled.Snapshot.Version, model.Tenants.Count, compiled.RecompiledTenants, watch.Elapsed.TotalMilliseconds);
-            return new ApplyOutcome(true, compiled, diagnostics, watch.Elapsed, null);
+            return outcome;
         }
+    }
+
+    /// <summary>Makes every drain owed (see <see cref="RevocationDelay"/>): one snapshot renames all those tenants' filters.</summary>
+    /// <returns>Null when nothing was owed.</returns>
+    public ApplyOutcome? DrainRevocations()
+    {
+        lock (_gate)
+        {
+            if (_current is not { OwedRevocations.Count: > 0 } current)
+            {
+                return null;
+            }
+            var watch = Stopwatch.StartNew();
+            var compiled = SeedCompiler.Compile(current.Model, current, _servingLastGood, drainRevocations: true);
+            LogDrained(logger, current.OwedRevocations.Count);
+            return Publish(compiled, [.. _inputDiagnostics], watch);
+        }
+    }
+
+    private ApplyOutcome Publish(CompiledSeed compiled, List<Diagnostic> diagnostics, Stopwatch watch)
+    {
+        diagnostics.AddRange(compiled.Diagnostics);
+        var problems = publish(compiled.Snapshot);
+        if (problems.Count > 0)
+        {
+            diagnostics.AddRange(problems.Select(p => new Diagnostic(DiagnosticSeverity.Error, "InconsistentSnapshot", "snapshot", "", p)));
+            return Reject(diagnostics, watch, $"the compiled snapshot was refused: {problems[0]}");
+        }
+        DrainOwedSince = compiled.OwedRevocations.Count == 0 ? null : DrainOwedSince ?? DateTimeOffset.UtcNow;
+        Volatile.Write(ref _current, compiled);
+        Volatile.Write(ref _diagnostics, diagnostics);
+        LastApplied = DateTimeOffset.UtcNow;
+        LogApplied(logger, compiled.Snapshot.Version, compiled.Model.Tenants.Count, compiled.RecompiledTenants, watch.Elapsed.TotalMilliseconds);
+        return new ApplyOutcome(true, compiled, diagnostics, watch.Elapsed, null);
     }
 
     private ApplyOutcome Reject(List<Diagnostic> diagnostics, Stopwatch watch, string because)
@@ -100,6 +143,10 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     [LoggerMessage(EventId = 200, EventName = "SnapshotApplied", Level = LogLevel.Information,
         Message = "Applied snapshot {Version}: {Tenants} tenants, {Recompiled} recompiled, in {Milliseconds:F1} ms")]
     private static partial void LogApplied(ILogger logger, string version, int tenants, int recompiled, double milliseconds);
+
+    [LoggerMessage(EventId = 205, EventName = "RevocationsDrained", Level = LogLevel.Information,
+        Message = "Draining {Tenants} narrowed tenants' chains (their filters are renamed; Envoy closes their connections at the end of its drain time)")]
+    private static partial void LogDrained(ILogger logger, int tenants);
 
     [LoggerMessage(EventId = 201, EventName = "InputRejected", Level = LogLevel.Error, Message = "Input rejected: {Reason}")]
     private static partial void LogRejected(ILogger logger, string reason);

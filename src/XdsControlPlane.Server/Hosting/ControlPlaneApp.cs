@@ -28,8 +28,12 @@ public static class ControlPlaneApp
         {
             var cache = sp.GetRequiredService<SnapshotCache>();
             return new ConfigPipeline(snapshot => cache.TrySetSnapshot(snapshot, out var problems) ? [] : problems,
-                sp.GetRequiredService<ILogger<ConfigPipeline>>());
+                sp.GetRequiredService<ILogger<ConfigPipeline>>())
+            {
+                RevocationDelay = options.RevocationDelay,
+            };
         });
+        builder.Services.AddHostedService<RevocationDrainer>();
         if (kubernetesOptions is null)
         {
             builder.Services.AddSingleton(sp => new FolderSource(options.Input, sp.GetRequiredService<ILogger<FolderSource>>()));

@@ -17,6 +17,12 @@ public sealed record ServerOptions
     public IPEndPoint DebugAddress { get; init; } = new(IPAddress.Loopback, 8080);
 
     /// <summary>
+    /// How long a narrowing's drain may wait so that narrowings are drained together (see
+    /// <c>ConfigPipeline.RevocationDelay</c>); <c>0</c> renames at once. New connections are refused at once either way.
+    /// </summary>
+    public TimeSpan RevocationDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The flags this host does not own, as given, for the Kubernetes source's parser (envoy-manager's
     /// flags). <c>--listen-address</c> is read here and also passed on, since envoy-manager has it too.
     /// </summary>
@@ -37,9 +43,10 @@ public sealed record ServerOptions
                 "input" => options with { Input = value },
                 "listen-address" => options with { ListenAddress = Endpoint(name, value) },
                 "debug-address" => options with { DebugAddress = Endpoint(name, value) },
+                "revocation-delay" => options with { RevocationDelay = Delay(name, value) },
                 _ => options,
             };
-            if (name is not ("source" or "input" or "debug-address"))
+            if (name is not ("source" or "input" or "debug-address" or "revocation-delay"))
             {
                 rest.AddRange(args[start..(i + 1)]);
             }
@@ -60,6 +67,18 @@ public sealed record ServerOptions
             return (arg[..eq], arg[(eq + 1)..]);
         }
         return i + 1 < args.Length && !args[i + 1].StartsWith('-') ? (arg, args[++i]) : (arg, "true");
+    }
+
+    private static TimeSpan Delay(string name, string value)
+    {
+        var (number, unit) = value.EndsWith("ms", StringComparison.Ordinal) ? (value[..^2], 0.001)
+            : value.EndsWith('s') ? (value[..^1], 1.0)
+            : value.EndsWith('m') ? (value[..^1], 60.0)
+            : (value, 1.0);
+        return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var amount)
+            && amount >= 0 && amount * unit <= 3600
+            ? TimeSpan.FromSeconds(amount * unit)
+            : throw new ArgumentException($"--{name} '{value}' is not a duration between 0 and 1h (for example 5s, 500ms, 0)");
     }
 
     private static IPEndPoint Endpoint(string name, string value)
