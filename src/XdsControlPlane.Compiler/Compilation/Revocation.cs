@@ -89,14 +89,12 @@ public static class Revocation
 {
     public static string Fresh(Admission admission) => Hash(admission, null);
 
-    public static string Next(string? previousGeneration, Admission? previous, Admission current) =>
-        Next(previousGeneration, previous, current, previouslyOwed: false, drainNow: true).Generation;
-
     /// <summary>
-    /// As above, with the drain deferrable: when <paramref name="drainNow"/> is false, a narrowing keeps the
-    /// generation (the filter's config is replaced under the same name, so new connections get the narrower
-    /// list at once, at the cost of one small ECDS resource) and the rename is owed; the next compile that
-    /// drains renames. A drain owed survives widenings: connections admitted before the narrowing still run.
+    /// The generation after a compile (the rules above), and whether a drain is owed. When <paramref name="drainNow"/>
+    /// is false, a narrowing keeps the generation (the filter's config is replaced under the same name, so new
+    /// connections get the narrower list at once, at the cost of one small ECDS resource) and the rename is owed;
+    /// the next compile that drains renames. A drain owed survives widenings: connections admitted before the
+    /// narrowing still run.
     /// </summary>
     public static (string Generation, bool Owed) Next(string? previousGeneration, Admission? previous, Admission current,
         bool previouslyOwed, bool drainNow)

@@ -81,7 +81,7 @@ public static class TenantCompiler
 {
     /// <param name="lostSniPorts">"ns/svc-port" keys whose SNI hostname another, older Service holds.</param>
     /// <param name="previous">The tenant's artifacts from the previous compilation, if any: the revocation generation follows from them.</param>
-    /// <param name="drainRevocations">False to defer a narrowing's drain (see <see cref="Revocation.Next(string?, Admission?, Admission, bool, bool)"/>).</param>
+    /// <param name="drainRevocations">False to defer a narrowing's drain (see <see cref="Revocation.Next"/>).</param>
     public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey,
         TenantArtifacts? previous = null, bool drainRevocations = true)
     {
@@ -215,12 +215,9 @@ public static class TenantCompiler
     public static ByteString ClusterBytes(string key, SeedSettings seed)
     {
         var tail = ClusterTails.GetValue(seed, s => Cluster("", s).ToByteArray());
-        var nameLength = System.Text.Encoding.UTF8.GetByteCount(key);
-        var bytes = new byte[CodedOutputStream.ComputeTagSize(Envoy.Config.Cluster.V3.Cluster.NameFieldNumber)
-            + CodedOutputStream.ComputeLengthSize(nameLength) + nameLength + tail.Length];
+        var bytes = new byte[ProtoBytes.StringFieldSize(key) + tail.Length];
         var output = new CodedOutputStream(bytes);
-        output.WriteTag(Envoy.Config.Cluster.V3.Cluster.NameFieldNumber, WireFormat.WireType.LengthDelimited);
-        output.WriteString(key);
+        ProtoBytes.WriteStringField(output, Envoy.Config.Cluster.V3.Cluster.NameFieldNumber, key);
         output.Flush();
         tail.CopyTo(bytes, (int)output.Position);
         return UnsafeByteOperations.UnsafeWrap(bytes);

@@ -237,16 +237,14 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
             toSend = [.. desired.Values];
         }
-        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available)
-            && (ReferenceEquals(st.Sent, available) || set.TryGetChangedSince(st.Sent, out _)))
+        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available) && ReferenceEquals(st.Sent, available))
         {
-            // The stream holds the whole previous set (or this one): what changed is known once for every
-            // stream, not found by comparing thousands of resources per stream.
-            if (ReferenceEquals(st.Sent, available))
-            {
-                return null;
-            }
-            set.TryGetChangedSince(st.Sent, out var changed);
+            return null; // the stream holds this very set
+        }
+        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available) && set.TryGetChangedSince(st.Sent, out var changed))
+        {
+            // The stream holds the whole previous set: what changed is known once for every stream, not found
+            // by comparing thousands of resources per stream.
             if (changed.Count == 0)
             {
                 return null; // only removals: SotW never signals those for these types
