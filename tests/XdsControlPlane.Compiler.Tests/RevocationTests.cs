@@ -71,6 +71,22 @@ public sealed class RevocationTests
     }
 
     [Fact]
+    public void GenerationOfAListLongerThanTheKeyBufferIsStillSha256OfTheKey()
+    {
+        // 600 disjoint IPv6 ranges: a key of some 11 KB, several times the per-thread buffer's first size.
+        var set = CidrSet.Build(Enumerable.Range(0, 600).Select(i => CidrRange.Parse($"2001:db8:{2 * i:x}::/48")));
+        var admission = new Admission(false, set, "direct");
+        var after = new Admission(false, CidrSet.Build([CidrRange.Parse("10.0.0.0/8")]), "direct");
+        static string Sha(string text) =>
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..8];
+
+        Assert.True(admission.Key.Length > 4096);
+        Assert.Equal(Sha(admission.Key), Revocation.Fresh(admission));
+        Assert.Equal(Sha(admission.Key + "\0after\0" + after.Key), Revocation.Hash(admission, after));
+        Assert.Equal(Sha(after.Key + "\0after\0" + admission.Key), Revocation.Hash(after, admission));
+    }
+
+    [Fact]
     public void WideningChangesOnlyTheTenantsTypedExtensionConfig()
     {
         var model = Model();

@@ -21,77 +21,68 @@ namespace XdsControlPlane.Compiler.Compilation;
 public static class RbacConfigs
 {
     /// <summary>
-    /// What a tenant's RBAC configs enforce (or shadow), built once per tenant and shared by its SNI, NodePort
+    /// What a tenant's RBAC configs enforce (or shadow), encoded once per tenant and shared by its SNI, NodePort
     /// and tunneling configs: only the stat prefixes differ between them. Null when the decision serves no filter.
     /// </summary>
     public static RbacBody? Body(string tenantId, AllowlistDecision decision, SeedSettings seed) => decision switch
     {
         { EmitsFilter: false } => null,
-        { Enforcement: Enforcement.NotEnforceableDenyAll } => new RbacBody(DenyAll(), null, Shadow: false),
-        { Form: RangeForm.TrieMatcher } => new RbacBody(null, Matcher(tenantId, decision.EffectiveRanges, seed), decision.Enforcement == Enforcement.DryRun),
-        _ => new RbacBody(Rules(tenantId, decision.EffectiveRanges, seed), null, decision.Enforcement == Enforcement.DryRun),
+        // Rules present with no policy: Envoy denies everything.
+        { Enforcement: Enforcement.NotEnforceableDenyAll } => new RbacBody(ByteString.Empty, IsMatcher: false, Shadow: false),
+        { Form: RangeForm.TrieMatcher } => new RbacBody(ProtoBytes.Serialize(Matcher(tenantId, decision.EffectiveRanges, seed)),
+            IsMatcher: true, decision.Enforcement == Enforcement.DryRun),
+        _ => new RbacBody(Rules(tenantId, decision.EffectiveRanges, seed), IsMatcher: false, decision.Enforcement == Enforcement.DryRun),
     };
 
-    /// <summary>The network RBAC filter config, or null when the decision serves no filter.</summary>
-    public static NetworkRbac.RBAC? Network(string tenantId, string path, AllowlistDecision decision, SeedSettings seed) =>
-        Network(tenantId, path, Body(tenantId, decision, seed));
-
-    /// <summary>The network RBAC filter config for one path, from the tenant's shared <paramref name="body"/>.</summary>
-    public static NetworkRbac.RBAC? Network(string tenantId, string path, RbacBody? body)
+    /// <summary>
+    /// Writes the network RBAC filter config's fields for one path from the tenant's shared <paramref name="body"/>;
+    /// with no body, a config without <c>rules</c>, which enforces nothing (ECDS delivery for a tenant without a list).
+    /// </summary>
+    public static ProtoWriter WriteNetwork(ProtoWriter writer, string tenantId, string path, RbacBody? body)
     {
-        if (body is null)
+        if (body is { IsMatcher: false })
         {
-            return null;
+            writer.Message(body.Shadow ? NetworkRbac.RBAC.ShadowRulesFieldNumber : NetworkRbac.RBAC.RulesFieldNumber, body.Encoded.Span);
         }
-        var config = new NetworkRbac.RBAC { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path) };
-        if (body.Shadow)
+        writer.String(NetworkRbac.RBAC.StatPrefixFieldNumber, EnvoyNames.TenantStatPrefix(tenantId, path));
+        if (body is { Shadow: true })
         {
-            config.ShadowRules = body.Rules;
-            config.ShadowMatcher = body.Matcher;
-            config.ShadowRulesStatPrefix = "shadow.";
+            writer.String(NetworkRbac.RBAC.ShadowRulesStatPrefixFieldNumber, "shadow.");
         }
-        else
+        if (body is { IsMatcher: true })
         {
-            config.Rules = body.Rules;
-            config.Matcher = body.Matcher;
+            writer.Message(body.Shadow ? NetworkRbac.RBAC.ShadowMatcherFieldNumber : NetworkRbac.RBAC.MatcherFieldNumber, body.Encoded.Span);
         }
-        return config;
+        return writer;
     }
 
-    /// <summary><c>rules</c> absent: the filter enforces nothing (ECDS delivery for a tenant without a list).</summary>
-    public static NetworkRbac.RBAC NetworkUnrestricted(string tenantId, string path) =>
-        new() { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path) };
-
     /// <summary>Rules with no policy: every connection denied, counted under the tenant's prefix (the ECDS default config).</summary>
-    public static NetworkRbac.RBAC NetworkDenyAll(string tenantId, string path) =>
-        new() { StatPrefix = EnvoyNames.TenantStatPrefix(tenantId, path), Rules = DenyAll() };
+    public static ProtoWriter WriteNetworkDenyAll(ProtoWriter writer, string tenantId, string path) => writer
+        .Message(NetworkRbac.RBAC.RulesFieldNumber, [])
+        .String(NetworkRbac.RBAC.StatPrefixFieldNumber, EnvoyNames.TenantStatPrefix(tenantId, path));
 
-    /// <summary>The per-virtual-host HTTP RBAC override for a tunneled tenant, or null for no filter.</summary>
-    public static HttpRbac.RBACPerRoute? Http(string tenantId, AllowlistDecision decision, SeedSettings seed) =>
-        Http(tenantId, Body(tenantId, decision, seed));
-
-    /// <summary>The HTTP RBAC override from the tenant's shared <paramref name="body"/>.</summary>
-    public static HttpRbac.RBACPerRoute? Http(string tenantId, RbacBody? body)
+    /// <summary>Writes the <c>RBACPerRoute</c> fields from the tenant's shared <paramref name="body"/>.</summary>
+    public static ProtoWriter WriteHttp(ProtoWriter writer, string tenantId, RbacBody body)
     {
-        if (body is null)
-        {
-            return null;
-        }
-        var config = new HttpRbac.RBAC();
         var prefix = EnvoyNames.TenantStatPrefix(tenantId, "tunneling");
+        writer.Begin(HttpRbac.RBACPerRoute.RbacFieldNumber);
+        if (!body.IsMatcher)
+        {
+            writer.Message(body.Shadow ? HttpRbac.RBAC.ShadowRulesFieldNumber : HttpRbac.RBAC.RulesFieldNumber, body.Encoded.Span);
+        }
         if (body.Shadow)
         {
-            config.ShadowRules = body.Rules;
-            config.ShadowMatcher = body.Matcher;
-            config.ShadowRulesStatPrefix = prefix;
+            writer.String(HttpRbac.RBAC.ShadowRulesStatPrefixFieldNumber, prefix);
         }
-        else
+        if (body.IsMatcher)
         {
-            config.Rules = body.Rules;
-            config.Matcher = body.Matcher;
-            config.RulesStatPrefix = prefix;
+            writer.Message(body.Shadow ? HttpRbac.RBAC.ShadowMatcherFieldNumber : HttpRbac.RBAC.MatcherFieldNumber, body.Encoded.Span);
         }
-        return new HttpRbac.RBACPerRoute { Rbac = config };
+        if (!body.Shadow)
+        {
+            writer.String(HttpRbac.RBAC.RulesStatPrefixFieldNumber, prefix);
+        }
+        return writer.End();
     }
 
     /// <summary>The base HTTP RBAC filter on the tunneling listener: no rules, so only virtual hosts with an override are restricted.</summary>
@@ -99,44 +90,70 @@ public static class RbacConfigs
 
     public static string PolicyName(string tenantId) => $"allow-{tenantId}";
 
-    /// <summary><c>rules</c> present with no policies: Envoy denies everything.</summary>
-    private static Rbac.RBAC DenyAll() => new() { Action = Rbac.RBAC.Types.Action.Allow };
-
-    private static Rbac.RBAC Rules(string tenantId, CidrSet ranges, SeedSettings seed)
+    /// <summary>
+    /// The <c>config.rbac.v3.RBAC</c> rules, written without building a principal per range (22 principals, ranges
+    /// and strings per tenant were the largest share of a full compile's garbage):
+    /// <c>RBAC { action: ALLOW (0, left out); policies: { "allow-&lt;id&gt;": Policy { permissions: [any], principals } } }</c>.
+    /// </summary>
+    private static ByteString Rules(string tenantId, CidrSet ranges, SeedSettings seed)
     {
-        var policy = new Rbac.Policy();
-        policy.Permissions.Add(new Rbac.Permission { Any = true });
+        var writer = ProtoWriter.Start()
+            .Begin(Rbac.RBAC.PoliciesFieldNumber)                 // a map entry
+            .String(1, PolicyName(tenantId))                      // key
+            .Begin(2)                                             // value: Policy
+            .Begin(Rbac.Policy.PermissionsFieldNumber).Bool(Rbac.Permission.AnyFieldNumber, true).End();
         if (seed.ProxyProtocol)
         {
             // A PROXY header is believed only from the load balancer: (peer is the LB AND claimed address
             // allowed) OR the peer itself is allowed (in-seed clients connecting without PROXY).
-            var viaLoadBalancer = new Rbac.Principal { AndIds = new Rbac.Principal.Types.Set() };
-            viaLoadBalancer.AndIds.Ids.Add(AnyOf(seed.ProxyProtocolTrustedRanges, r => new Rbac.Principal { DirectRemoteIp = r }));
-            viaLoadBalancer.AndIds.Ids.Add(AnyOf(ranges.Normalized, r => new Rbac.Principal { RemoteIp = r }));
-            policy.Principals.Add(viaLoadBalancer);
-            policy.Principals.Add(AnyOf(ranges.Normalized, r => new Rbac.Principal { DirectRemoteIp = r }));
+            writer.Begin(Rbac.Policy.PrincipalsFieldNumber)
+                .Begin(Rbac.Principal.AndIdsFieldNumber);
+            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, seed.ProxyProtocolTrustedRanges, Rbac.Principal.DirectRemoteIpFieldNumber);
+            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, Rbac.Principal.RemoteIpFieldNumber);
+            writer.End().End();
+            AnyOf(writer, Rbac.Policy.PrincipalsFieldNumber, ranges.Normalized, Rbac.Principal.DirectRemoteIpFieldNumber);
         }
         else
         {
-            policy.Principals.Capacity = ranges.Normalized.Count;
             foreach (var range in ranges.Normalized)
             {
-                policy.Principals.Add(new Rbac.Principal { DirectRemoteIp = ToEnvoy(range) });
+                writer.Begin(Rbac.Policy.PrincipalsFieldNumber);
+                WriteCidr(writer, Rbac.Principal.DirectRemoteIpFieldNumber, range);
+                writer.End();
             }
         }
-        var rules = new Rbac.RBAC { Action = Rbac.RBAC.Types.Action.Allow };
-        rules.Policies.Add(PolicyName(tenantId), policy);
-        return rules;
+        return writer.End().End().Finish();
     }
 
-    private static Rbac.Principal AnyOf(IEnumerable<CidrRange> ranges, Func<CoreCidr, Rbac.Principal> principal)
+    /// <summary>One principal matching any of <paramref name="ranges"/> on <paramref name="addressField"/>: the range itself when there is one, else an <c>or_ids</c> of them.</summary>
+    private static void AnyOf(ProtoWriter writer, int field, IReadOnlyList<CidrRange> ranges, int addressField)
     {
-        var set = new Rbac.Principal.Types.Set();
+        writer.Begin(field);
+        if (ranges.Count == 1)
+        {
+            WriteCidr(writer, addressField, ranges[0]);
+            writer.End();
+            return;
+        }
+        writer.Begin(Rbac.Principal.OrIdsFieldNumber);
         foreach (var range in ranges)
         {
-            set.Ids.Add(principal(ToEnvoy(range)));
+            writer.Begin(Rbac.Principal.Types.Set.IdsFieldNumber);
+            WriteCidr(writer, addressField, range);
+            writer.End();
         }
-        return set.Ids.Count == 1 ? set.Ids[0] : new Rbac.Principal { OrIds = set };
+        writer.End().End();
+    }
+
+    /// <summary><c>config.core.v3.CidrRange { address_prefix; prefix_len: UInt32Value }</c>, as <see cref="ToEnvoy"/> builds it.</summary>
+    private static void WriteCidr(ProtoWriter writer, int field, CidrRange range)
+    {
+        Span<char> text = stackalloc char[CidrRange.MaxTextLength];
+        var length = range.Format(text);
+        writer.Begin(field)
+            .String(CoreCidr.AddressPrefixFieldNumber, text[..text[..length].IndexOf('/')])
+            .Begin(CoreCidr.PrefixLenFieldNumber).UInt32(1, (uint)range.PrefixLength).End()
+            .End();
     }
 
     /// <summary>
@@ -206,7 +223,7 @@ public static class RbacConfigs
 }
 
 /// <summary>
-/// The rules or the matcher of a tenant's RBAC (exactly one is set), and whether they are shadow rules (dry run).
-/// Shared, never mutated: protobuf messages may appear in several parents, each serialises them the same.
+/// A tenant's RBAC policy, encoded: the <c>config.rbac.v3.RBAC</c> rules or, when <paramref name="IsMatcher"/>, the
+/// xDS matcher; and whether they are shadow rules (dry run).
 /// </summary>
-public sealed record RbacBody(Rbac.RBAC? Rules, XdsMatcher? Matcher, bool Shadow);
+public sealed record RbacBody(ByteString Encoded, bool IsMatcher, bool Shadow);

@@ -27,36 +27,52 @@ public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
     /// <summary>A canonical text of the admitted set: equal admissions have equal keys on every replica.</summary>
     public string Key => Everything ? "everything" : $"{TrustKey}|{Ranges}";
 
-    /// <summary>Appends <see cref="Key"/>'s UTF-8 bytes to <paramref name="hash"/> without building the text (every tenant's first compile hashes it).</summary>
-    public void AppendKey(IncrementalHash hash)
+    /// <summary>
+    /// Writes <see cref="Key"/>'s UTF-8 bytes into <paramref name="buffer"/> at <paramref name="offset"/> (growing it)
+    /// without building the text, and returns the offset after them: every tenant's first compile hashes its key,
+    /// and hashing it piece by piece cost a native call per range.
+    /// </summary>
+    internal int WriteKey(ref byte[] buffer, int offset)
     {
         if (Everything)
         {
-            hash.AppendData("everything"u8);
-            return;
+            return Write(ref buffer, offset, "everything"u8);
         }
-        Append(hash, TrustKey);
-        hash.AppendData("|"u8);
+        // The trust key is ASCII (ranges and a prefix), as is every range's text.
+        offset = Write(ref buffer, offset, TrustKey);
+        offset = Write(ref buffer, offset, "|"u8);
         Span<char> text = stackalloc char[CidrRange.MaxTextLength];
         var first = true;
         foreach (var range in Ranges.Normalized)
         {
             if (!first)
             {
-                hash.AppendData(", "u8);
+                offset = Write(ref buffer, offset, ", "u8);
             }
             first = false;
-            Append(hash, text[..range.Format(text)]);
+            offset = Write(ref buffer, offset, text[..range.Format(text)]);
         }
+        return offset;
     }
 
-    private static void Append(IncrementalHash hash, ReadOnlySpan<char> text)
+    internal static int Write(ref byte[] buffer, int offset, ReadOnlySpan<byte> bytes)
     {
-        Span<byte> bytes = stackalloc byte[Encoding.UTF8.GetMaxByteCount(CidrRange.MaxTextLength)];
-        for (var offset = 0; offset < text.Length; offset += CidrRange.MaxTextLength)
+        Reserve(ref buffer, offset, bytes.Length);
+        bytes.CopyTo(buffer.AsSpan(offset));
+        return offset + bytes.Length;
+    }
+
+    private static int Write(ref byte[] buffer, int offset, ReadOnlySpan<char> text)
+    {
+        Reserve(ref buffer, offset, Encoding.UTF8.GetMaxByteCount(text.Length));
+        return offset + Encoding.UTF8.GetBytes(text, buffer.AsSpan(offset));
+    }
+
+    private static void Reserve(ref byte[] buffer, int offset, int count)
+    {
+        if (buffer.Length - offset < count)
         {
-            var piece = text[offset..Math.Min(text.Length, offset + CidrRange.MaxTextLength)];
-            hash.AppendData(bytes[..Encoding.UTF8.GetBytes(piece, bytes)]);
+            Array.Resize(ref buffer, Math.Max(buffer.Length * 2, offset + count));
         }
     }
 
@@ -121,20 +137,21 @@ public static class Revocation
     /// the generation decides whether live connections are cut, and tenants choose the text.
     /// </summary>
     [ThreadStatic]
-    private static IncrementalHash? _sha;
+    private static byte[]? _keyBuffer;
 
     public static string Hash(Admission current, Admission? after)
     {
-        // One hasher per thread, reset by GetHashAndReset: a tenant's first compile would otherwise create one.
-        var sha = _sha ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        current.AppendKey(sha);
+        // One buffer per thread and one hash call: a tenant's first compile would otherwise allocate the key text.
+        var buffer = _keyBuffer ??= new byte[4096];
+        var length = current.WriteKey(ref buffer, 0);
         if (after is not null)
         {
-            sha.AppendData("\0after\0"u8);
-            after.AppendKey(sha);
+            length = Admission.Write(ref buffer, length, "\0after\0"u8);
+            length = after.WriteKey(ref buffer, length);
         }
+        _keyBuffer = buffer;
         Span<byte> digest = stackalloc byte[32];
-        sha.GetHashAndReset(digest);
+        SHA256.HashData(buffer.AsSpan(0, length), digest);
         return Convert.ToHexStringLower(digest[..4]);
     }
 }

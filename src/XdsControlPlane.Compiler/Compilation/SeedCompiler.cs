@@ -233,27 +233,30 @@ public static class SeedCompiler
             }
         }
 
-        ResourceSet clusters, endpoints, listeners, extensions;
+        ResourceSet clusters, endpoints, listeners, extensions, routes;
         if (reuse)
         {
             extensions = Patch(previous!.Snapshot.Get(TypeUrls.ExtensionConfig), changed, a => a.ExtensionConfigs);
             clusters = Patch(previous!.Snapshot.Get(TypeUrls.Cluster), changed, a => a.Clusters);
             endpoints = Patch(previous.Snapshot.Get(TypeUrls.Endpoint), changed, a => a.Endpoints);
             listeners = Patch(previous.Snapshot.Get(TypeUrls.Listener), changed, a => a.NodePortListeners);
+            routes = Patch(previous.Snapshot.Get(TypeUrls.Route), changed, a => a.TunnelingRoutes);
         }
         else
         {
-            extensions = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs));
-            clusters = new ResourceSet(TypeUrls.Cluster,
-                ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed))));
-            endpoints = new ResourceSet(TypeUrls.Endpoint, ordered.SelectMany(a => a.Endpoints));
-            listeners = new ResourceSet(TypeUrls.Listener,
-                ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed))));
+            // Each set is a sorted tree built one insertion at a time (30,000 names for the larger ones at
+            // 10,000 tenants): the sets are independent, so they are built side by side.
+            ResourceSet? x = null, c = null, e = null, l = null, r = null;
+            Parallel.Invoke(
+                () => c = new ResourceSet(TypeUrls.Cluster,
+                    ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed)))),
+                () => e = new ResourceSet(TypeUrls.Endpoint, ordered.SelectMany(a => a.Endpoints)),
+                () => l = new ResourceSet(TypeUrls.Listener,
+                    ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed)))),
+                () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
+                () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)));
+            (clusters, endpoints, listeners, extensions, routes) = (c!, e!, l!, x!, r!);
         }
-
-        var routes = reuse
-            ? Patch(previous!.Snapshot.Get(TypeUrls.Route), changed, a => a.TunnelingRoutes)
-            : new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes));
 
         // The shared listeners, present only when some tenant uses them (as envoy-manager does). Their versions
         // are running digests of their parts, updated by the changed tenants alone; the message (12,000 chains

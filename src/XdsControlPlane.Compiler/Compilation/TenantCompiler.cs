@@ -28,11 +28,8 @@ public sealed record HashedPart<T>(string Name, ByteString Bytes, string Hash)
     /// <summary>A fresh copy of the part, parsed from its bytes.</summary>
     public T Message => Parser.ParseFrom(Bytes);
 
-    public static HashedPart<T> Of(string name, T message)
-    {
-        var bytes = ProtoBytes.Serialize(message);
-        return new(name, bytes, ContentHash.Of(bytes.Span));
-    }
+    /// <summary>A part whose canonical encoding the caller wrote (see <see cref="ProtoWriter"/>).</summary>
+    public static HashedPart<T> FromBytes(string name, ByteString bytes) => new(name, bytes, ContentHash.Of(bytes.Span));
 }
 
 /// <summary>Everything one tenant contributes to a snapshot, compiled once and reused while the tenant is unchanged.</summary>
@@ -95,7 +92,7 @@ public static class TenantCompiler
         var endpoints = new List<EnvoyResource>();
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
-        var vhosts = new List<(string Namespace, VirtualHost Host)>();
+        var tunneled = new List<(string Namespace, string Key, string Authority)>();
         // The ports the proxy exposes, each with its "ns/svc-port" key and whether it keeps its SNI hostname.
         var exposed = new List<(ExposedService Service, ExposedPort Port, string Key, bool ViaSni)>(tenant.Services.Sum(s => s.Ports.Count));
         foreach (var service in tenant.Services)
@@ -111,11 +108,11 @@ public static class TenantCompiler
             }
         }
         // Build only the RBAC variants this tenant's ports use (a NodePort tenant needs no SNI or HTTP RBAC),
-        // and each once: every chain, listener and virtual host of the tenant shares the same packed config.
+        // and each once: every chain, listener and virtual host of the tenant shares the same encoded config.
+        var encodings = SeedEncodings.For(seed);
         var body = RbacConfigs.Body(tenant.Id, decision, seed);
-        var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, generation) : null;
-        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, generation) : null;
-        var tunnelRbac = exposed.Any(x => x.Port.ViaTunneling) && RbacConfigs.Http(tenant.Id, body) is { } perRoute ? ProtoBytes.Pack(perRoute) : null;
+        var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, encodings, generation) : null;
+        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, encodings, generation) : null;
         // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
         var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
 
@@ -125,15 +122,16 @@ public static class TenantCompiler
             endpoints.Add(EnvoyResource.FromBytes(key, ClusterLoadAssignment.Descriptor, LoadAssignmentBytes(key, port)));
             if (port.ViaNodePort)
             {
-                listeners.Add(new EnvoyResource(key, NodePortListener(key, port.NodePort, nodePortRbac?.Filter, seed, maxDuration)));
+                listeners.Add(EnvoyResource.FromBytes(key, Listener.Descriptor,
+                    NodePortListener(key, port.NodePort, nodePortRbac?.Filter, encodings, maxDuration)));
             }
             if (viaSni)
             {
-                chains.Add(HashedPart<FilterChain>.Of(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
+                chains.Add(HashedPart<FilterChain>.FromBytes(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
             }
             if (port.ViaTunneling)
             {
-                vhosts.Add((service.Namespace, TunnelingVirtualHost(key, service, port, tunnelRbac, maxDuration)));
+                tunneled.Add((service.Namespace, key, EnvoyNames.TunnelingAuthority(service.Namespace, service.Name, port.Port)));
             }
         }
         var extensionConfigs = new List<EnvoyResource>();
@@ -149,28 +147,30 @@ public static class TenantCompiler
         // label of the CONNECT authority, so an authority only ever reaches its own namespace's virtual hosts.
         var routes = new List<EnvoyResource>();
         var scopes = new List<HashedPart<ScopedRouteConfiguration>>();
-        foreach (var group in vhosts.GroupBy(v => v.Namespace, StringComparer.Ordinal))
+        foreach (var ns in tunneled.Select(t => t.Namespace).Distinct(StringComparer.Ordinal))
         {
-            var name = EnvoyNames.TunnelingRouteFor(group.Key);
-            var routeConfiguration = new RouteConfiguration { Name = name };
-            routeConfiguration.VirtualHosts.AddRange(group.Select(v => v.Host));
-            routes.Add(new EnvoyResource(name, routeConfiguration));
-            scopes.Add(HashedPart<ScopedRouteConfiguration>.Of(name, new ScopedRouteConfiguration
+            var name = EnvoyNames.TunnelingRouteFor(ns);
+            var routeConfiguration = ProtoWriter.Start().String(RouteConfiguration.NameFieldNumber, name);
+            foreach (var (_, key, authority) in tunneled.Where(t => t.Namespace == ns))
             {
-                Name = name,
-                RouteConfigurationName = name,
-                Key = new ScopedRouteConfiguration.Types.Key
-                {
-                    Fragments = { new ScopedRouteConfiguration.Types.Key.Types.Fragment { StringKey = group.Key } },
-                },
-            }));
+                WriteTunnelingVirtualHost(routeConfiguration, tenant.Id, key, authority, body, maxDuration);
+            }
+            routes.Add(EnvoyResource.FromBytes(name, RouteConfiguration.Descriptor, routeConfiguration.Finish()));
+            scopes.Add(HashedPart<ScopedRouteConfiguration>.FromBytes(name, ProtoWriter.Start()
+                .String(ScopedRouteConfiguration.NameFieldNumber, name)
+                .String(ScopedRouteConfiguration.RouteConfigurationNameFieldNumber, name)
+                .Begin(ScopedRouteConfiguration.KeyFieldNumber)
+                .Begin(ScopedRouteConfiguration.Types.Key.FragmentsFieldNumber)
+                .String(ScopedRouteConfiguration.Types.Key.Types.Fragment.StringKeyFieldNumber, ns)
+                .End().End()
+                .Finish()));
         }
         return new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, routes)
         {
             Diagnostics = ReportDecision(tenant, decision, seed),
             TunnelingScopes = scopes,
             SniHostnames = [.. exposed.Where(x => x.ViaSni).Select(x => x.Port.SniHostname!)],
-            TunnelingAuthorities = [.. vhosts.Select(v => v.Host.Domains[0])],
+            TunnelingAuthorities = [.. tunneled.Select(t => t.Authority)],
             ExtensionConfigs = extensionConfigs,
             Admission = admission,
             RevocationGeneration = generation,
@@ -204,8 +204,6 @@ public static class TenantCompiler
         EdsClusterConfig = new Envoy.Config.Cluster.V3.Cluster.Types.EdsClusterConfig { EdsConfig = ConfigSourceFor(seed) },
     };
 
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<SeedSettings, byte[]> ClusterTails = new();
-
     /// <summary>
     /// <see cref="Cluster"/>'s encoding without building it: clusters differ only in their name, which is field 1,
     /// so the canonical encoding is the name field followed by the same bytes for every cluster of the seed
@@ -214,13 +212,10 @@ public static class TenantCompiler
     /// </summary>
     public static ByteString ClusterBytes(string key, SeedSettings seed)
     {
-        var tail = ClusterTails.GetValue(seed, s => Cluster("", s).ToByteArray());
-        var bytes = new byte[ProtoBytes.StringFieldSize(key) + tail.Length];
-        var output = new CodedOutputStream(bytes);
-        ProtoBytes.WriteStringField(output, Envoy.Config.Cluster.V3.Cluster.NameFieldNumber, key);
-        output.Flush();
-        tail.CopyTo(bytes, (int)output.Position);
-        return UnsafeByteOperations.UnsafeWrap(bytes);
+        return ProtoWriter.Start()
+            .String(Envoy.Config.Cluster.V3.Cluster.NameFieldNumber, key)
+            .Raw(SeedEncodings.For(seed).ClusterTail.Span)
+            .Finish();
     }
 
     /// <summary>A port's endpoints: one locality with each ready address (the message; see <see cref="LoadAssignmentBytes"/>).</summary>
@@ -242,47 +237,20 @@ public static class TenantCompiler
     /// <summary>
     /// <see cref="LoadAssignment"/>'s canonical encoding, written field by field: five messages per endpoint
     /// (each with its eager collections) were a tenth of a full compile's allocations, for bytes only.
-    /// ClusterLoadAssignment{1: cluster_name, 2: LocalityLbEndpoints{2: LbEndpoint{1: Endpoint{1: Address{
-    /// 1: SocketAddress{2: address, 3: port_value}}}}}} (protocol TCP is 0, the default: not written).
     /// Byte-identical to serialising the message (a test holds it to that).
     /// </summary>
     public static ByteString LoadAssignmentBytes(string key, ExposedPort port)
     {
-        var count = port.Endpoints.Count;
-        Span<int> socketSizes = count <= 64 ? stackalloc int[count] : new int[count];
-        var localitySize = 0;
-        for (var i = 0; i < count; i++)
+        var writer = ProtoWriter.Start()
+            .String(ClusterLoadAssignment.ClusterNameFieldNumber, key)
+            .Begin(ClusterLoadAssignment.EndpointsFieldNumber);
+        foreach (var endpoint in port.Endpoints)
         {
-            var endpoint = port.Endpoints[i];
-            var socket = ProtoBytes.StringFieldSize(endpoint.Address)
-                + (endpoint.Port == 0 ? 0 : 1 + CodedOutputStream.ComputeUInt32Size((uint)endpoint.Port));
-            socketSizes[i] = socket;
-            // LbEndpoint ⊃ Endpoint ⊃ Address ⊃ SocketAddress
-            localitySize += ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(ProtoBytes.MessageFieldSize(socket))));
+            writer.Begin(LocalityLbEndpoints.LbEndpointsFieldNumber).Begin(LbEndpoint.EndpointFieldNumber);
+            WriteSocketAddress(writer, Endpoint.AddressFieldNumber, endpoint.Address, endpoint.Port);
+            writer.End().End();
         }
-        var bytes = new byte[ProtoBytes.StringFieldSize(key) + ProtoBytes.MessageFieldSize(localitySize)];
-        var output = new CodedOutputStream(bytes);
-        ProtoBytes.WriteStringField(output, 1, key);
-        ProtoBytes.WriteMessageHeader(output, 2, localitySize);
-        for (var i = 0; i < count; i++)
-        {
-            var endpoint = port.Endpoints[i];
-            var socket = socketSizes[i];
-            var address = ProtoBytes.MessageFieldSize(socket);
-            var endpointSize = ProtoBytes.MessageFieldSize(address);
-            ProtoBytes.WriteMessageHeader(output, 2, ProtoBytes.MessageFieldSize(endpointSize)); // LocalityLbEndpoints.lb_endpoints
-            ProtoBytes.WriteMessageHeader(output, 1, endpointSize);                               // LbEndpoint.endpoint
-            ProtoBytes.WriteMessageHeader(output, 1, address);                                    // Endpoint.address
-            ProtoBytes.WriteMessageHeader(output, 1, socket);                                     // Address.socket_address
-            ProtoBytes.WriteStringField(output, 2, endpoint.Address);
-            if (endpoint.Port != 0)
-            {
-                output.WriteTag(3, WireFormat.WireType.Varint);
-                output.WriteUInt32((uint)endpoint.Port);
-            }
-        }
-        output.CheckNoSpaceLeft();
-        return UnsafeByteOperations.UnsafeWrap(bytes);
+        return writer.End().Finish();
     }
 
     public static Address SocketAddress(string address, int port) => new()
@@ -296,117 +264,143 @@ public static class TenantCompiler
     };
 
     /// <summary>
-    /// The tenant's network RBAC filter for one path. Inline: the config in the filter (none when the decision
-    /// serves no filter). ECDS: always a filter, naming a TypedExtensionConfig that holds the config (a no-rules
-    /// RBAC, which enforces nothing, when the decision serves no filter), so that adding, editing or removing a
-    /// list later needs no listener change except a narrowing's rename.
+    /// The tenant's network RBAC filter for one path, encoded. Inline: the config in the filter (none when the
+    /// decision serves no filter). ECDS: always a filter, naming a TypedExtensionConfig that holds the config (a
+    /// no-rules RBAC, which enforces nothing, when the decision serves no filter), so that adding, editing or
+    /// removing a list later needs no listener change except a narrowing's rename.
     /// </summary>
-    private static (Filter Filter, EnvoyResource? Extension)? RbacFilter(string tenantId, string path, RbacBody? body,
-        SeedSettings seed, string generation)
+    private static (ByteString Filter, EnvoyResource? Extension)? RbacFilter(string tenantId, string path, RbacBody? body,
+        SeedSettings seed, SeedEncodings encodings, string generation)
     {
-        var rbac = RbacConfigs.Network(tenantId, path, body);
         if (seed.RbacDelivery == RbacDelivery.Inline)
         {
-            return rbac is null ? null : (new Filter { Name = EnvoyNames.NetworkRbac, TypedConfig = ProtoBytes.Pack(rbac) }, null);
-        }
-        rbac ??= RbacConfigs.NetworkUnrestricted(tenantId, path);
-        var name = EnvoyNames.EcdsRbac(tenantId, path, generation);
-        var filter = new Filter
-        {
-            Name = name,
-            ConfigDiscovery = new ExtensionConfigSource
+            if (body is null)
             {
-                ConfigSource = ConfigSourceFor(seed),
-                // Warm: the listener waits for the config (it is in the same snapshot). Only if ECDS fails
-                // within initial_fetch_timeout does the default apply, and it fails closed, counted under the
-                // tenant's own stat prefix. It depends on tenant and path only, never on the list.
-                DefaultConfig = ProtoBytes.Pack(RbacConfigs.NetworkDenyAll(tenantId, path)),
-                ApplyDefaultConfigWithoutWarming = false,
-                TypeUrls = { EnvoyNames.NetworkRbacTypeUrl },
-            },
-        };
-        var extension = EnvoyResource.FromBytes(name, TypedExtensionConfig.Descriptor, ProtoBytes.TypedExtensionConfig(name, rbac));
-        return (filter, extension);
-    }
-
-    private static Listener NodePortListener(string key, int nodePort, Filter? rbac, SeedSettings seed, TimeSpan? maxDuration)
-    {
-        var listener = new Listener { Name = key, Address = SocketAddress("0.0.0.0", nodePort) };
-        if (seed.ProxyProtocol)
-        {
-            listener.ListenerFilters.Add(SharedListeners.ProxyProtocolFilter());
+                return null;
+            }
+            var inline = ProtoWriter.Start()
+                .String(Filter.NameFieldNumber, EnvoyNames.NetworkRbac)
+                .BeginAny(Filter.TypedConfigFieldNumber, EnvoyNames.NetworkRbacTypeUrl);
+            return (RbacConfigs.WriteNetwork(inline, tenantId, path, body).EndAny().Finish(), null);
         }
-        var chain = new FilterChain();
-        AddFilters(chain, key, rbac, maxDuration);
-        listener.FilterChains.Add(chain);
-        return listener;
+        var name = EnvoyNames.EcdsRbac(tenantId, path, generation);
+        var filter = ProtoWriter.Start()
+            .String(Filter.NameFieldNumber, name)
+            .Begin(Filter.ConfigDiscoveryFieldNumber)
+            .Message(ExtensionConfigSource.ConfigSourceFieldNumber, encodings.ConfigSource.Span)
+            // Warm: the listener waits for the config (it is in the same snapshot). Only if ECDS fails within
+            // initial_fetch_timeout does the default apply, and it fails closed, counted under the tenant's own
+            // stat prefix. It depends on tenant and path only, never on the list. (apply_default_config_without_warming
+            // is false: left out.)
+            .BeginAny(ExtensionConfigSource.DefaultConfigFieldNumber, EnvoyNames.NetworkRbacTypeUrl);
+        RbacConfigs.WriteNetworkDenyAll(filter, tenantId, path)
+            .EndAny()
+            .RepeatedString(ExtensionConfigSource.TypeUrlsFieldNumber, EnvoyNames.NetworkRbacTypeUrl)
+            .End();
+        // With no list, a config without rules: it enforces nothing.
+        var extension = ProtoWriter.Start()
+            .String(TypedExtensionConfig.NameFieldNumber, name)
+            .BeginAny(TypedExtensionConfig.TypedConfigFieldNumber, EnvoyNames.NetworkRbacTypeUrl);
+        RbacConfigs.WriteNetwork(extension, tenantId, path, body).EndAny();
+        return (filter.Finish(), EnvoyResource.FromBytes(name, TypedExtensionConfig.Descriptor, extension.Finish()));
     }
 
-    private static FilterChain SniChain(string key, string hostname, Filter? rbac, TimeSpan? maxDuration)
+    /// <summary><c>Listener { name; address: 0.0.0.0:nodePort; filter_chains: [{ filters }]; listener_filters: [PROXY]? }</c>.</summary>
+    private static ByteString NodePortListener(string key, int nodePort, ByteString? rbac, SeedEncodings encodings, TimeSpan? maxDuration)
     {
-        var chain = new FilterChain
+        var writer = ProtoWriter.Start().String(Listener.NameFieldNumber, key);
+        WriteSocketAddress(writer, Listener.AddressFieldNumber, "0.0.0.0", nodePort);
+        writer.Begin(Listener.FilterChainsFieldNumber);
+        WriteFilters(writer, key, rbac, maxDuration);
+        writer.End();
+        if (encodings.ProxyProtocolFilter is { } proxyProtocol)
         {
-            Name = key,
-            FilterChainMatch = new FilterChainMatch { ServerNames = { hostname }, TransportProtocol = "tls" },
-        };
-        AddFilters(chain, key, rbac, maxDuration);
-        return chain;
+            writer.Message(Listener.ListenerFiltersFieldNumber, proxyProtocol.Span);
+        }
+        return writer.Finish();
+    }
+
+    /// <summary><c>FilterChain { filter_chain_match: { transport_protocol: tls; server_names: [hostname] }; filters; name }</c>.</summary>
+    private static ByteString SniChain(string key, string hostname, ByteString? rbac, TimeSpan? maxDuration)
+    {
+        var writer = ProtoWriter.Start()
+            .Begin(FilterChain.FilterChainMatchFieldNumber)
+            .String(FilterChainMatch.TransportProtocolFieldNumber, "tls")
+            .RepeatedString(FilterChainMatch.ServerNamesFieldNumber, hostname)
+            .End();
+        WriteFilters(writer, key, rbac, maxDuration);
+        return writer.String(FilterChain.NameFieldNumber, key).Finish();
     }
 
     /// <summary>RBAC first, so a denied connection never reaches <c>tcp_proxy</c> (no upstream connection is opened).</summary>
-    private static void AddFilters(FilterChain chain, string cluster, Filter? rbac, TimeSpan? maxDuration)
+    private static void WriteFilters(ProtoWriter writer, string cluster, ByteString? rbac, TimeSpan? maxDuration)
     {
         if (rbac is not null)
         {
-            chain.Filters.Add(rbac);
+            writer.Message(FilterChain.FiltersFieldNumber, rbac.Span);
         }
-        var proxy = new TcpProxy { StatPrefix = EnvoyNames.TcpStatPrefix, Cluster = cluster };
+        writer.Begin(FilterChain.FiltersFieldNumber)
+            .String(Filter.NameFieldNumber, EnvoyNames.TcpProxy)
+            .BeginAny(Filter.TypedConfigFieldNumber, TcpProxyTypeUrl)
+            .String(TcpProxy.StatPrefixFieldNumber, EnvoyNames.TcpStatPrefix)
+            .String(TcpProxy.ClusterFieldNumber, cluster);
         if (maxDuration is { } max)
         {
-            proxy.MaxDownstreamConnectionDuration = Duration.FromTimeSpan(max);
+            writer.Duration(TcpProxy.MaxDownstreamConnectionDurationFieldNumber, max);
         }
-        chain.Filters.Add(new Filter { Name = EnvoyNames.TcpProxy, TypedConfig = ProtoBytes.Pack(proxy) });
+        writer.EndAny().End();
     }
 
+    private static readonly string TcpProxyTypeUrl = ProtoBytes.TypeUrlOf(TcpProxy.Descriptor);
+
+    private static readonly string HttpRbacPerRouteTypeUrl = ProtoBytes.TypeUrlOf(Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute.Descriptor);
+
+    private static void WriteSocketAddress(ProtoWriter writer, int field, string address, int port) => writer
+        .Begin(field)
+        .Begin(Address.SocketAddressFieldNumber)
+        // protocol: TCP is 0, left out
+        .String(Envoy.Config.Core.V3.SocketAddress.AddressFieldNumber, address)
+        .UInt32(Envoy.Config.Core.V3.SocketAddress.PortValueFieldNumber, (uint)port)
+        .End()
+        .End();
+
+    /// <summary>
+    /// Writes <c>VirtualHost { name; domains: [authority]; routes: [{ match: { connect_matcher }; route: { cluster;
+    /// upgrade_configs: [{ CONNECT, connect_config }]; max_stream_duration? } }]; typed_per_filter_config: { http rbac }? }</c>.
+    /// </summary>
     /// <remarks>
     /// With ECDS the CONNECT route carries the same cap as <c>tcp_proxy</c> (<c>max_stream_duration</c>): a route
     /// change reaches new streams only, so a tunnel opened before a narrowing ends within the cap at the latest.
     /// </remarks>
-    private static VirtualHost TunnelingVirtualHost(string key, ExposedService service, ExposedPort port, Any? rbac, TimeSpan? maxDuration)
+    private static void WriteTunnelingVirtualHost(ProtoWriter writer, string tenantId, string key, string authority, RbacBody? rbac,
+        TimeSpan? maxDuration)
     {
-        var vhost = new VirtualHost
-        {
-            Name = key,
-            Domains = { EnvoyNames.TunnelingAuthority(service.Namespace, service.Name, port.Port) },
-            Routes =
-            {
-                new Route
-                {
-                    Match = new RouteMatch { ConnectMatcher = new RouteMatch.Types.ConnectMatcher() },
-                    Route_ = new RouteAction
-                    {
-                        Cluster = key,
-                        UpgradeConfigs =
-                        {
-                            new RouteAction.Types.UpgradeConfig
-                            {
-                                UpgradeType = EnvoyNames.ConnectUpgrade,
-                                ConnectConfig = new RouteAction.Types.UpgradeConfig.Types.ConnectConfig(),
-                            },
-                        },
-                    },
-                },
-            },
-        };
-        if (rbac is not null)
-        {
-            vhost.TypedPerFilterConfig.Add(EnvoyNames.HttpRbac, rbac);
-        }
+        writer.Begin(RouteConfiguration.VirtualHostsFieldNumber)
+            .String(VirtualHost.NameFieldNumber, key)
+            .RepeatedString(VirtualHost.DomainsFieldNumber, authority)
+            .Begin(VirtualHost.RoutesFieldNumber)
+            .Begin(Route.MatchFieldNumber).Begin(RouteMatch.ConnectMatcherFieldNumber).End().End()
+            .Begin(Route.Route_FieldNumber)
+            .String(RouteAction.ClusterFieldNumber, key)
+            .Begin(RouteAction.UpgradeConfigsFieldNumber)
+            .String(RouteAction.Types.UpgradeConfig.UpgradeTypeFieldNumber, EnvoyNames.ConnectUpgrade)
+            .Begin(RouteAction.Types.UpgradeConfig.ConnectConfigFieldNumber).End()
+            .End();
         if (maxDuration is { } max)
         {
-            vhost.Routes[0].Route_.MaxStreamDuration = new RouteAction.Types.MaxStreamDuration { MaxStreamDuration_ = Duration.FromTimeSpan(max) };
+            writer.Begin(RouteAction.MaxStreamDurationFieldNumber)
+                .Duration(RouteAction.Types.MaxStreamDuration.MaxStreamDuration_FieldNumber, max)
+                .End();
         }
-        return vhost;
+        writer.End().End();
+        if (rbac is not null)
+        {
+            writer.Begin(VirtualHost.TypedPerFilterConfigFieldNumber) // a map entry
+                .String(1, EnvoyNames.HttpRbac)
+                .BeginAny(2, HttpRbacPerRouteTypeUrl);
+            RbacConfigs.WriteHttp(writer, tenantId, rbac).EndAny().End();
+        }
+        writer.End();
     }
 
     private static IReadOnlyList<Diagnostic> ReportDecision(Tenant tenant, AllowlistDecision decision, SeedSettings seed)

@@ -7,9 +7,9 @@ using Google.Protobuf.WellKnownTypes;
 namespace XdsControlPlane.Compiler.Snapshots;
 
 /// <summary>
-/// Serialisation for the compiler's hot path: the same bytes as <c>ToByteString</c> and <c>Any.Pack</c>, without
-/// their per-call <c>CodedOutputStream</c> and type-URL string. A full compile packs and serialises some 200,000
-/// messages at 10,000 tenants, so this was a tenth of what it allocated.
+/// Serialisation of the messages the compiler still builds (the shared listeners, what every tenant of a seed
+/// shares, the trie matcher): the same bytes as <c>ToByteString</c> and <c>Any.Pack</c>, without their per-call
+/// <c>CodedOutputStream</c> and type-URL string. Per-tenant resources are written by <see cref="ProtoWriter"/>.
 /// </summary>
 public static class ProtoBytes
 {
@@ -32,58 +32,6 @@ public static class ProtoBytes
         var bytes = new byte[message.CalculateSize()];
         message.WriteTo(bytes.AsSpan());
         // The array is never written again: wrapping it instead of copying is safe.
-        return UnsafeByteOperations.UnsafeWrap(bytes);
-    }
-
-    // Hand-written encodings (fields below 16, so one-byte tags; proto3: empty strings are not written).
-
-    /// <summary>The size of a string field (tag, length, UTF-8), or 0 for an empty string, which proto3 omits.</summary>
-    public static int StringFieldSize(string value) => value.Length == 0 ? 0 : 1 + CodedOutputStream.ComputeStringSize(value);
-
-    /// <summary>The size of a length-delimited field holding <paramref name="size"/> bytes (always written: a message in a repeated or set field).</summary>
-    public static int MessageFieldSize(int size) => 1 + CodedOutputStream.ComputeLengthSize(size) + size;
-
-    public static void WriteStringField(CodedOutputStream output, int field, string value)
-    {
-        if (value.Length > 0)
-        {
-            output.WriteTag(field, WireFormat.WireType.LengthDelimited);
-            output.WriteString(value);
-        }
-    }
-
-    public static void WriteMessageHeader(CodedOutputStream output, int field, int size)
-    {
-        output.WriteTag(field, WireFormat.WireType.LengthDelimited);
-        output.WriteLength(size);
-    }
-
-    /// <summary>
-    /// The encoding of <c>TypedExtensionConfig { name, typed_config: Any.Pack(config) }</c>, with the config serialised
-    /// once, straight into place (the ECDS resource of every tenant; the packed <c>Any</c>'s own copy of the bytes
-    /// was garbage at once). Byte-identical to serialising that message (a test holds it to that).
-    /// </summary>
-    public static ByteString TypedExtensionConfig(string name, IMessage config)
-    {
-        if (config is not IBufferMessage)
-        {
-            return new Envoy.Config.Core.V3.TypedExtensionConfig { Name = name, TypedConfig = Pack(config) }.ToByteString();
-        }
-        var typeUrl = TypeUrlOf(config);
-        var configSize = config.CalculateSize();
-        // Any { type_url = 1; value = 2 } inside TypedExtensionConfig { name = 1; typed_config = 2 }
-        var anySize = StringFieldSize(typeUrl) + (configSize == 0 ? 0 : MessageFieldSize(configSize));
-        var bytes = new byte[StringFieldSize(name) + MessageFieldSize(anySize)];
-        var output = new CodedOutputStream(bytes);
-        WriteStringField(output, 1, name);
-        WriteMessageHeader(output, 2, anySize);
-        WriteStringField(output, 1, typeUrl);
-        if (configSize > 0)
-        {
-            WriteMessageHeader(output, 2, configSize);
-            output.Flush();
-            config.WriteTo(bytes.AsSpan((int)output.Position, configSize));
-        }
         return UnsafeByteOperations.UnsafeWrap(bytes);
     }
 

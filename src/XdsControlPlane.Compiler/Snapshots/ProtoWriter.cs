@@ -1,0 +1,211 @@
+using System.Text;
+using Google.Protobuf;
+
+namespace XdsControlPlane.Compiler.Snapshots;
+
+/// <summary>
+/// Writes a protobuf encoding field by field, for the resources the compiler produces per tenant (chains,
+/// listeners, virtual hosts, RBAC configs): building their message graphs only to serialise them was most of
+/// what a full compile allocated, and the collector's work grows with that.
+/// </summary>
+/// <remarks>
+/// The caller writes fields in field-number order and leaves out proto3 defaults (empty strings, zeros, false),
+/// as the canonical encoding does, so a resource's bytes, hence its version, are what serialising the message
+/// gives; a test parses every compiled resource and re-serialises it to hold the writers to that. A nested
+/// message is opened with <see cref="Begin"/> and closed with <see cref="End"/>, which moves the body to make
+/// room for its length: resources are a few hundred bytes and nest a few levels, so the moves are short.
+/// </remarks>
+public sealed class ProtoWriter
+{
+    // Writers are reused per thread; an encoding written while another is open on the thread gets its own.
+    [ThreadStatic]
+    private static Stack<ProtoWriter>? _spares;
+
+    private byte[] _buffer = new byte[1024];
+    private readonly int[] _open = new int[32];
+    private int _depth;
+    private int _position;
+    private bool _writing;
+
+    private ProtoWriter()
+    {
+    }
+
+    /// <summary>A writer with nothing written: one of this thread's spare ones, or a new one while they are all in use.</summary>
+    public static ProtoWriter Start()
+    {
+        var writer = _spares is { Count: > 0 } spares ? spares.Pop() : new ProtoWriter();
+        writer._position = 0;
+        writer._depth = 0;
+        writer._writing = true;
+        return writer;
+    }
+
+    /// <summary>The bytes written, in an array of their own; the writer goes back to the thread for the next encoding.</summary>
+    public ByteString Finish()
+    {
+        if (!_writing)
+        {
+            throw new InvalidOperationException("this encoding was finished already");
+        }
+        if (_depth != 0)
+        {
+            throw new InvalidOperationException($"{_depth} nested message(s) were not ended");
+        }
+        _writing = false;
+        var bytes = _buffer.AsSpan(0, _position).ToArray();
+        (_spares ??= new Stack<ProtoWriter>()).Push(this);
+        // The array is never written again: wrapping it instead of copying is safe.
+        return UnsafeByteOperations.UnsafeWrap(bytes);
+    }
+
+    /// <summary>A string field, left out when empty (proto3).</summary>
+    public ProtoWriter String(int field, string value) => String(field, value.AsSpan());
+
+    /// <summary>A string field from text formatted in place (a range's address), left out when empty.</summary>
+    public ProtoWriter String(int field, ReadOnlySpan<char> value)
+    {
+        if (value.Length > 0)
+        {
+            Tag(field, WireFormat.WireType.LengthDelimited);
+            var length = Encoding.UTF8.GetByteCount(value);
+            Varint((uint)length);
+            Reserve(length);
+            _position += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position));
+        }
+        return this;
+    }
+
+    /// <summary>A bool field, left out when false.</summary>
+    public ProtoWriter Bool(int field, bool value) => UInt32(field, value ? 1u : 0u);
+
+    /// <summary>A string in a repeated field: written even when empty, as every element of a list is.</summary>
+    public ProtoWriter RepeatedString(int field, string value)
+    {
+        if (value.Length == 0)
+        {
+            Tag(field, WireFormat.WireType.LengthDelimited);
+            Varint(0);
+            return this;
+        }
+        return String(field, value);
+    }
+
+    /// <summary>A message field whose encoding is already known (always written: a set message field or a list element).</summary>
+    public ProtoWriter Message(int field, ReadOnlySpan<byte> encoded)
+    {
+        Tag(field, WireFormat.WireType.LengthDelimited);
+        Varint((uint)encoded.Length);
+        Raw(encoded);
+        return this;
+    }
+
+    /// <summary>Encoded fields of the message being written, as they are (a run of fields cached per seed).</summary>
+    public ProtoWriter Raw(ReadOnlySpan<byte> encoded)
+    {
+        Reserve(encoded.Length);
+        encoded.CopyTo(_buffer.AsSpan(_position));
+        _position += encoded.Length;
+        return this;
+    }
+
+    /// <summary>A <c>google.protobuf.Any</c> field holding <paramref name="value"/>, an encoding of <paramref name="typeUrl"/>'s type.</summary>
+    public ProtoWriter Any(int field, string typeUrl, ReadOnlySpan<byte> value)
+    {
+        Begin(field);
+        String(Google.Protobuf.WellKnownTypes.Any.TypeUrlFieldNumber, typeUrl);
+        if (value.Length > 0)
+        {
+            // Any.value is bytes: proto3 leaves out empty bytes.
+            Message(Google.Protobuf.WellKnownTypes.Any.ValueFieldNumber, value);
+        }
+        return End();
+    }
+
+    /// <summary>
+    /// Opens a <c>google.protobuf.Any</c> field of type <paramref name="typeUrl"/> whose value is written in place,
+    /// then <see cref="EndAny"/>. The value must not be empty: the canonical encoding leaves empty bytes out.
+    /// </summary>
+    public ProtoWriter BeginAny(int field, string typeUrl) =>
+        Begin(field).String(Google.Protobuf.WellKnownTypes.Any.TypeUrlFieldNumber, typeUrl).Begin(Google.Protobuf.WellKnownTypes.Any.ValueFieldNumber);
+
+    /// <summary>Closes the field <see cref="BeginAny"/> opened.</summary>
+    public ProtoWriter EndAny()
+    {
+        if (_position == _open[_depth - 1])
+        {
+            throw new InvalidOperationException("an Any written in place must have a value");
+        }
+        return End().End();
+    }
+
+    /// <summary>A varint field (uint32, enum), left out when 0.</summary>
+    public ProtoWriter UInt32(int field, uint value)
+    {
+        if (value != 0)
+        {
+            Tag(field, WireFormat.WireType.Varint);
+            Varint(value);
+        }
+        return this;
+    }
+
+    /// <summary>A <c>google.protobuf.Duration</c> field (always written: it is a message).</summary>
+    public ProtoWriter Duration(int field, TimeSpan value)
+    {
+        var duration = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(value);
+        Begin(field);
+        if (duration.Seconds != 0)
+        {
+            Tag(Google.Protobuf.WellKnownTypes.Duration.SecondsFieldNumber, WireFormat.WireType.Varint);
+            Varint64((ulong)duration.Seconds);
+        }
+        UInt32(Google.Protobuf.WellKnownTypes.Duration.NanosFieldNumber, (uint)duration.Nanos);
+        return End();
+    }
+
+    /// <summary>Opens a message field; its fields follow, then <see cref="End"/>.</summary>
+    public ProtoWriter Begin(int field)
+    {
+        Tag(field, WireFormat.WireType.LengthDelimited);
+        _open[_depth++] = _position;
+        return this;
+    }
+
+    /// <summary>Closes the innermost open message field, writing its length before its body.</summary>
+    public ProtoWriter End()
+    {
+        var start = _open[--_depth];
+        var length = _position - start;
+        var prefix = CodedOutputStream.ComputeLengthSize(length);
+        Reserve(prefix);
+        _buffer.AsSpan(start, length).CopyTo(_buffer.AsSpan(start + prefix));
+        _position = start;
+        Varint((uint)length);
+        _position += length;
+        return this;
+    }
+
+    private void Tag(int field, WireFormat.WireType type) => Varint(WireFormat.MakeTag(field, type));
+
+    private void Varint(uint value) => Varint64(value);
+
+    private void Varint64(ulong value)
+    {
+        Reserve(10);
+        while (value >= 0x80)
+        {
+            _buffer[_position++] = (byte)(value | 0x80);
+            value >>= 7;
+        }
+        _buffer[_position++] = (byte)value;
+    }
+
+    private void Reserve(int count)
+    {
+        if (_buffer.Length - _position < count)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, _position + count));
+        }
+    }
+}
