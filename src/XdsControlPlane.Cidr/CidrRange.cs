@@ -20,14 +20,18 @@ public readonly record struct CidrRange : IComparable<CidrRange>
     private const byte KindV4 = 4;
     private const byte KindV6 = 6;
 
-    // IPv4 networks live in the low 32 bits; a single field keeps the struct small and equality trivial.
-    private readonly UInt128 _bits;
+    // The network as two ulongs rather than one UInt128: UInt128 is 16-byte aligned, which pads the struct
+    // to 32 bytes; this way it is 24, and every list of ranges (a set's Ranges and Normalized, the model's
+    // allowlists) is a quarter smaller. IPv4 networks live in the low 32 bits.
+    private readonly ulong _upper;
+    private readonly ulong _lower;
     private readonly byte _prefixLength;
     private readonly byte _kind;
 
     private CidrRange(UInt128 bits, int prefixLength, byte kind)
     {
-        _bits = bits;
+        _upper = (ulong)(bits >> 64);
+        _lower = (ulong)bits;
         _prefixLength = (byte)prefixLength;
         _kind = kind;
     }
@@ -35,16 +39,16 @@ public readonly record struct CidrRange : IComparable<CidrRange>
     /// <summary>The network address (host bits zero). IPv4 ranges are <see cref="AddressFamily.InterNetwork"/>.</summary>
     public IPAddress Network => _kind switch
     {
-        KindV4 => new IPAddress(ToBytes4((uint)_bits)),
-        KindV6 => new IPAddress(ToBytes16(_bits)),
+        KindV4 => new IPAddress(ToBytes4((uint)Bits)),
+        KindV6 => new IPAddress(ToBytes16(Bits)),
         _ => IPAddress.None,
     };
 
     /// <summary>The network address as text (dotted quad, or RFC 5952 for IPv6), without an <see cref="IPAddress"/>.</summary>
     public string NetworkText => _kind switch
     {
-        KindV4 => FormatV4((uint)_bits),
-        KindV6 => FormatV6(_bits),
+        KindV4 => FormatV4((uint)Bits),
+        KindV6 => FormatV6(Bits),
         _ => string.Empty,
     };
 
@@ -59,13 +63,15 @@ public readonly record struct CidrRange : IComparable<CidrRange>
 
     internal bool IsDefault => _kind == KindNone;
 
+    private UInt128 Bits => new(_upper, _lower);
+
     internal int Width => _kind == KindV4 ? 32 : 128;
 
     /// <summary>The first address, host order; IPv4 in the low 32 bits.</summary>
-    internal UInt128 First => _bits;
+    internal UInt128 First => Bits;
 
     /// <summary>The last address, host order; IPv4 in the low 32 bits.</summary>
-    internal UInt128 Last => _bits | HostMask(Width, _prefixLength);
+    internal UInt128 Last => Bits | HostMask(Width, _prefixLength);
 
     /// <summary>Creates a range for an IPv4 network given as a host-order integer.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The prefix length is outside 0-32.</exception>
@@ -182,7 +188,7 @@ public readonly record struct CidrRange : IComparable<CidrRange>
     }
 
     internal bool ContainsIPv4(uint address) =>
-        _kind == KindV4 && (address & ~(uint)HostMask(32, _prefixLength)) == (uint)_bits;
+        _kind == KindV4 && (address & ~(uint)HostMask(32, _prefixLength)) == (uint)Bits;
 
     internal bool ContainsIPv6(UInt128 address)
     {
@@ -191,13 +197,13 @@ public readonly record struct CidrRange : IComparable<CidrRange>
             return ContainsIPv4((uint)address);
         }
 
-        return _kind == KindV6 && (address & ~HostMask(128, _prefixLength)) == _bits;
+        return _kind == KindV6 && (address & ~HostMask(128, _prefixLength)) == Bits;
     }
 
     /// <summary>True when every address of <paramref name="other"/> is in this range.</summary>
     public bool Contains(CidrRange other) =>
         _kind != KindNone && other._kind == _kind && other._prefixLength >= _prefixLength
-        && (other._bits & ~HostMask(Width, _prefixLength)) == _bits;
+        && (other.Bits & ~HostMask(Width, _prefixLength)) == Bits;
 
     /// <summary>Orders IPv4 before IPv6, then by network address, then by prefix length (shorter first).</summary>
     public int CompareTo(CidrRange other)
@@ -208,7 +214,7 @@ public readonly record struct CidrRange : IComparable<CidrRange>
             return c;
         }
 
-        c = _bits.CompareTo(other._bits);
+        c = Bits.CompareTo(other.Bits);
         return c != 0 ? c : _prefixLength.CompareTo(other._prefixLength);
     }
 
@@ -239,8 +245,8 @@ public readonly record struct CidrRange : IComparable<CidrRange>
     {
         int length = _kind switch
         {
-            KindV4 => WriteV4((uint)_bits, destination),
-            KindV6 => WriteV6(_bits, destination),
+            KindV4 => WriteV4((uint)Bits, destination),
+            KindV6 => WriteV6(Bits, destination),
             _ => 0,
         };
         if (length == 0)

@@ -1,6 +1,8 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.ObjectModel;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace XdsControlPlane.Cidr;
 
@@ -15,52 +17,58 @@ namespace XdsControlPlane.Cidr;
 /// </remarks>
 public sealed class CidrSet
 {
+    // Up to this many ranges of a family, normalising keeps its scratch intervals on the stack (a tenant's
+    // list is about twenty); beyond, they are rented, so building leaves only the set itself behind.
+    private const int StackallocLimit = 64;
+
+    // Thousands of sets stay alive (one per tenant), so a set keeps each fact once: the ranges as given,
+    // and the normalised prefixes, which are the same array when the input was already normalised. The
+    // merged intervals, the lookup indexes and the read-only views are derived from those when first used.
     private readonly CidrRange[] _ranges;
-    private readonly Interval[] _v4;
-    private readonly Interval[] _v6;
+    private readonly CidrRange[] _normalized;
+    // Normalised prefixes are sorted IPv4 first: this count splits the families without a scan, and lets a
+    // lookup in a family the set lacks return after one load.
+    private readonly int _normalizedV4Count;
+    private ReadOnlyCollection<CidrRange>? _rangesView;
+    private ReadOnlyCollection<CidrRange>? _normalizedView;
     // Built on first lookup: most sets (a tenant's list at compile time) are normalised and never queried.
     private V4Index? _v4Index;
     private V6Index? _v6Index;
-    private ReadOnlyCollection<CidrRange>? _normalized;
     private MatchIndex? _matchIndex;
 
-    private CidrSet(CidrRange[] ranges, Interval[] v4, Interval[] v6)
+    private CidrSet(CidrRange[] ranges, CidrRange[] normalized)
     {
         _ranges = ranges;
-        _v4 = v4;
-        _v6 = v6;
-        Ranges = Array.AsReadOnly(ranges);
+        _normalized = ReferenceEquals(normalized, ranges) || normalized.AsSpan().SequenceEqual(ranges) ? ranges : normalized;
+        _normalizedV4Count = CountIPv4(normalized);
     }
 
     /// <summary>The set with no ranges; it contains nothing.</summary>
-    public static CidrSet Empty { get; } = new([], [], []);
+    public static CidrSet Empty { get; } = new([], []);
 
     /// <summary>The original ranges, in the order given, duplicates kept.</summary>
-    public IReadOnlyList<CidrRange> Ranges { get; }
+    public IReadOnlyList<CidrRange> Ranges => ReferenceEquals(_ranges, _normalized) ? Normalized : View(ref _rangesView, _ranges);
 
     /// <summary>
     /// The minimal exact list of prefixes covering the same addresses as <see cref="Ranges"/>: duplicates,
     /// nested and adjacent ranges are merged, and a supernet is used only when its whole space is covered.
     /// Sorted by <see cref="CidrRange.CompareTo"/>.
     /// </summary>
-    public IReadOnlyList<CidrRange> Normalized => _normalized ?? LazyInitializer.EnsureInitialized(ref _normalized, () =>
-    {
-        var output = new List<CidrRange>(_v4.Length + _v6.Length);
-        Intervals.ToPrefixes(_v4, 32, output);
-        Intervals.ToPrefixes(_v6, 128, output);
-        return output.AsReadOnly();
-    });
+    public IReadOnlyList<CidrRange> Normalized => View(ref _normalizedView, _normalized);
 
     /// <summary>True when the set contains no address.</summary>
-    public bool IsEmpty => _v4.Length == 0 && _v6.Length == 0;
+    public bool IsEmpty => _normalized.Length == 0;
 
     /// <summary>Approximate bytes held by the lookup arrays (not the original or normalised lists).</summary>
     public long LookupSizeInBytes => (V4?.SizeInBytes ?? 0) + (V6?.SizeInBytes ?? 0);
 
-    // Racing threads may each build an index; they are equal and the reference write is atomic.
-    private V4Index? V4 => _v4Index ?? (_v4.Length == 0 ? null : _v4Index = new V4Index(_v4));
+    private V4Index? V4 => _v4Index ?? (_normalizedV4Count == 0 ? null : CreateV4Index());
 
-    private V6Index? V6 => _v6Index ?? (_v6.Length == 0 ? null : _v6Index = new V6Index(_v6));
+    private V6Index? V6 => _v6Index ?? (_normalizedV4Count == _normalized.Length ? null : CreateV6Index());
+
+    private ReadOnlySpan<CidrRange> NormalizedV4 => _normalized.AsSpan(0, _normalizedV4Count);
+
+    private ReadOnlySpan<CidrRange> NormalizedV6 => _normalized.AsSpan(_normalizedV4Count);
 
     /// <summary>Builds a set from ranges.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="ranges"/> is null.</exception>
@@ -74,38 +82,15 @@ public sealed class CidrSet
             return Empty;
         }
 
-        int v4Count = 0;
         foreach (var r in copy)
         {
             if (r.IsDefault)
             {
                 throw new ArgumentException("default(CidrRange) is not a range", nameof(ranges));
             }
-
-            if (r.IsIPv4)
-            {
-                v4Count++;
-            }
         }
 
-        var packed4 = new ulong[v4Count];
-        var starts6 = new UInt128[copy.Length - v4Count];
-        var ends6 = new UInt128[starts6.Length];
-        int i4 = 0, i6 = 0;
-        foreach (var r in copy)
-        {
-            if (r.IsIPv4)
-            {
-                packed4[i4++] = ((ulong)(uint)r.First << 32) | (uint)r.Last;
-            }
-            else
-            {
-                starts6[i6] = r.First;
-                ends6[i6++] = r.Last;
-            }
-        }
-
-        return new CidrSet(copy, Intervals.SortAndMerge(packed4), Intervals.SortAndMerge(starts6, ends6, 128));
+        return new CidrSet(copy, Normalize(copy, []));
     }
 
     /// <summary>Parses every entry strictly (see <see cref="CidrRange.TryParse"/>) and builds a set.</summary>
@@ -217,7 +202,7 @@ public sealed class CidrSet
     public CidrSet Union(CidrSet other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        if (other.IsEmpty && other._ranges.Length == 0)
+        if (other._ranges.Length == 0)
         {
             return this;
         }
@@ -227,10 +212,8 @@ public sealed class CidrSet
             return other;
         }
 
-        return new CidrSet(
-            [.. _ranges, .. other._ranges],
-            Intervals.Union(_v4, other._v4, 32),
-            Intervals.Union(_v6, other._v6, 128));
+        // The normalised lists cover the same addresses as the ranges and are never longer.
+        return new CidrSet([.. _ranges, .. other._ranges], Normalize(_normalized, other._normalized));
     }
 
     /// <summary>
@@ -240,30 +223,160 @@ public sealed class CidrSet
     public CidrSet Except(CidrSet other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        var v4 = Intervals.Subtract(_v4, other._v4);
-        var v6 = Intervals.Subtract(_v6, other._v6);
-        var prefixes = new List<CidrRange>();
-        Intervals.ToPrefixes(v4, 32, prefixes);
-        Intervals.ToPrefixes(v6, 128, prefixes);
-        return prefixes.Count == 0 ? Empty : new CidrSet([.. prefixes], v4, v6);
+        var v4 = Intervals.Subtract(Intervals.FromPrefixes(NormalizedV4), Intervals.FromPrefixes(other.NormalizedV4));
+        var v6 = Intervals.Subtract(Intervals.FromPrefixes(NormalizedV6), Intervals.FromPrefixes(other.NormalizedV6));
+        var prefixes = Intervals.ToPrefixes(v4, v6);
+        return prefixes.Length == 0 ? Empty : new CidrSet(prefixes, prefixes);
     }
 
     /// <summary>True when every address of <paramref name="other"/> is in this set (an empty set is covered by any set).</summary>
     public bool Covers(CidrSet other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return Intervals.Covers(_v4, other._v4) && Intervals.Covers(_v6, other._v6);
+
+        // A normalised list has no two sibling prefixes, so a prefix covered by the list is inside one of
+        // its prefixes (were it tiled by smaller ones, the smallest tile's sibling would be a tile too):
+        // comparing prefixes is enough, with no intervals to rebuild.
+        var outer = _normalized;
+        int i = 0;
+        foreach (var inner in other._normalized)
+        {
+            // Both lists are sorted and disjoint: one of ours that sorts before inner and does not contain
+            // it ends before it, and so before every later one.
+            while (i < outer.Length && outer[i].CompareTo(inner) < 0 && !outer[i].Contains(inner))
+            {
+                i++;
+            }
+
+            if (i == outer.Length || !outer[i].Contains(inner))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>True when both sets contain exactly the same addresses, however their ranges were written.</summary>
     public bool SetEquals(CidrSet other)
     {
         ArgumentNullException.ThrowIfNull(other);
-        return _v4.AsSpan().SequenceEqual(other._v4) && _v6.AsSpan().SequenceEqual(other._v6);
+
+        // The minimal prefix list of a set of addresses is unique.
+        return _normalized.AsSpan().SequenceEqual(other._normalized);
     }
 
     /// <summary>The normalised ranges, comma-separated.</summary>
     public override string ToString() => string.Join(", ", Normalized);
+
+    // Racing threads may each build an index; they are equal and the reference write is atomic. Out of
+    // line so that the lookup's fast path stays small enough to inline.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private V4Index CreateV4Index() => _v4Index = new V4Index(Intervals.FromPrefixes(NormalizedV4));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private V6Index CreateV6Index() => _v6Index = new V6Index(Intervals.FromPrefixes(NormalizedV6));
+
+    private static ReadOnlyCollection<CidrRange> View(ref ReadOnlyCollection<CidrRange>? field, CidrRange[] items)
+    {
+        if (field is { } existing)
+        {
+            return existing;
+        }
+
+        // Readers that race here all get the instance that won, so a set's lists keep one identity.
+        var view = new ReadOnlyCollection<CidrRange>(items);
+        return Interlocked.CompareExchange(ref field, view, null) ?? view;
+    }
+
+    private static int CountIPv4(ReadOnlySpan<CidrRange> ranges)
+    {
+        int count = 0;
+        foreach (var r in ranges)
+        {
+            count += r.IsIPv4 ? 1 : 0;
+        }
+
+        return count;
+    }
+
+    /// <summary>The normalised prefixes of the ranges of both spans, in an array of exactly that size.</summary>
+    private static CidrRange[] Normalize(ReadOnlySpan<CidrRange> first, ReadOnlySpan<CidrRange> second)
+    {
+        int v4Count = CountIPv4(first) + CountIPv4(second);
+        int v6Count = first.Length + second.Length - v4Count;
+
+        // The intervals are scratch: on the stack for a typical list, from the pool for a large one.
+        ulong[]? rentedV4 = null;
+        UInt128[]? rentedStarts = null;
+        UInt128[]? rentedEnds = null;
+        Span<ulong> packed4 = v4Count <= StackallocLimit
+            ? stackalloc ulong[StackallocLimit]
+            : (rentedV4 = ArrayPool<ulong>.Shared.Rent(v4Count));
+        Span<UInt128> starts6 = v6Count <= StackallocLimit
+            ? stackalloc UInt128[StackallocLimit]
+            : (rentedStarts = ArrayPool<UInt128>.Shared.Rent(v6Count));
+        Span<UInt128> ends6 = v6Count <= StackallocLimit
+            ? stackalloc UInt128[StackallocLimit]
+            : (rentedEnds = ArrayPool<UInt128>.Shared.Rent(v6Count));
+
+        int i4 = 0, i6 = 0;
+        for (int part = 0; part < 2; part++)
+        {
+            foreach (var r in part == 0 ? first : second)
+            {
+                if (r.IsIPv4)
+                {
+                    packed4[i4++] = ((ulong)(uint)r.First << 32) | (uint)r.Last;
+                }
+                else
+                {
+                    starts6[i6] = r.First;
+                    ends6[i6++] = r.Last;
+                }
+            }
+        }
+
+        int merged4 = Intervals.SortAndMerge(packed4[..v4Count]);
+        int merged6 = Intervals.SortAndMerge(starts6[..v6Count], ends6[..v6Count], 128);
+
+        // Counting first gives the exact size: the list is kept for the set's lifetime, so no slack.
+        int count = 0;
+        for (int i = 0; i < merged4; i++)
+        {
+            count += Intervals.CountPrefixes((uint)(packed4[i] >> 32), (uint)packed4[i], 32);
+        }
+
+        for (int i = 0; i < merged6; i++)
+        {
+            count += Intervals.CountPrefixes(starts6[i], ends6[i], 128);
+        }
+
+        var normalized = new CidrRange[count];
+        int written = 0;
+        for (int i = 0; i < merged4; i++)
+        {
+            written += Intervals.WritePrefixes((uint)(packed4[i] >> 32), (uint)packed4[i], 32, normalized.AsSpan(written));
+        }
+
+        for (int i = 0; i < merged6; i++)
+        {
+            written += Intervals.WritePrefixes(starts6[i], ends6[i], 128, normalized.AsSpan(written));
+        }
+
+        if (rentedV4 is not null)
+        {
+            ArrayPool<ulong>.Shared.Return(rentedV4);
+        }
+
+        if (rentedStarts is not null)
+        {
+            ArrayPool<UInt128>.Shared.Return(rentedStarts);
+            ArrayPool<UInt128>.Shared.Return(rentedEnds!);
+        }
+
+        return normalized;
+    }
 
     /// <summary>
     /// Distinct original ranges sorted by <see cref="CidrRange.CompareTo"/>, and the prefix lengths in use:

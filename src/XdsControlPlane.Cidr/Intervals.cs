@@ -5,24 +5,21 @@ internal readonly record struct Interval(UInt128 Start, UInt128 End);
 
 /// <summary>
 /// Set algebra on sorted, disjoint, non-adjacent ("merged") interval lists. Working in intervals rather
-/// than prefixes makes every operation a linear sweep; prefixes are produced only at the end.
+/// than prefixes makes every operation a linear sweep; prefixes are produced only at the end. A set keeps
+/// only its prefixes: the intervals are rebuilt from them when an operation needs them.
 /// </summary>
 internal static class Intervals
 {
     public static UInt128 MaxValue(int width) => width == 32 ? uint.MaxValue : UInt128.MaxValue;
 
-    /// <summary>Sorts in place by start and merges overlapping and adjacent intervals.</summary>
-    public static Interval[] SortAndMerge(UInt128[] starts, UInt128[] ends, int width)
+    /// <summary>
+    /// IPv4: sorts <c>(start &lt;&lt; 32) | end</c> values and merges overlapping and adjacent intervals in
+    /// place; returns how many merged intervals lead the span. One ulong per interval sorts several times
+    /// faster than keyed UInt128 pairs.
+    /// </summary>
+    public static int SortAndMerge(Span<ulong> packedStartEnd)
     {
-        Array.Sort(starts, ends);
-        return MergeSorted(starts, ends, width);
-    }
-
-    /// <summary>IPv4 fast path: one ulong per interval sorts several times faster than keyed UInt128 pairs.</summary>
-    public static Interval[] SortAndMerge(ulong[] packedStartEnd)
-    {
-        Array.Sort(packedStartEnd);
-        var merged = new Interval[packedStartEnd.Length];
+        packedStartEnd.Sort();
         int count = 0;
         int i = 0;
         while (i < packedStartEnd.Length)
@@ -41,19 +38,21 @@ internal static class Intervals
                 i = packedStartEnd.Length;
             }
 
-            merged[count++] = new Interval(start, end);
+            // count < i: the merged interval never overwrites one not yet read.
+            packedStartEnd[count++] = ((ulong)start << 32) | end;
         }
 
-        return Exact(merged, count);
+        return count;
     }
 
-    // Usually nothing merges: the array written is the result, with no second copy.
-    private static Interval[] Exact(Interval[] merged, int count) => count == merged.Length ? merged : merged[..count];
-
-    private static Interval[] MergeSorted(UInt128[] starts, UInt128[] ends, int width)
+    /// <summary>
+    /// Sorts by start and merges overlapping and adjacent intervals in place; returns how many merged
+    /// intervals lead the spans.
+    /// </summary>
+    public static int SortAndMerge(Span<UInt128> starts, Span<UInt128> ends, int width)
     {
+        starts.Sort(ends);
         UInt128 max = MaxValue(width);
-        var merged = new Interval[starts.Length];
         int count = 0;
         int i = 0;
         while (i < starts.Length)
@@ -76,31 +75,35 @@ internal static class Intervals
                 i = starts.Length;
             }
 
-            merged[count++] = new Interval(start, end);
+            starts[count] = start;
+            ends[count++] = end;
         }
 
-        return Exact(merged, count);
+        return count;
     }
 
-    /// <summary>Merges two merged lists into one.</summary>
-    public static Interval[] Union(Interval[] a, Interval[] b, int width)
+    /// <summary>
+    /// The merged intervals of a normalised prefix list of one family: the prefixes of one interval are
+    /// adjacent, and those of different intervals never are, so joining adjacent prefixes is exact.
+    /// </summary>
+    public static Interval[] FromPrefixes(ReadOnlySpan<CidrRange> prefixes)
     {
-        var starts = new UInt128[a.Length + b.Length];
-        var ends = new UInt128[starts.Length];
-        int k = 0;
-        foreach (var x in a)
+        var merged = new Interval[prefixes.Length];
+        int count = 0;
+        foreach (var prefix in prefixes)
         {
-            starts[k] = x.Start;
-            ends[k++] = x.End;
+            // IPv4 ends are at most uint.MaxValue, so only an IPv6 end can have no successor.
+            if (count > 0 && merged[count - 1].End != UInt128.MaxValue && prefix.First == merged[count - 1].End + 1)
+            {
+                merged[count - 1] = merged[count - 1] with { End = prefix.Last };
+            }
+            else
+            {
+                merged[count++] = new Interval(prefix.First, prefix.Last);
+            }
         }
 
-        foreach (var x in b)
-        {
-            starts[k] = x.Start;
-            ends[k++] = x.End;
-        }
-
-        return SortAndMerge(starts, ends, width);
+        return count == merged.Length ? merged : merged[..count];
     }
 
     /// <summary>Addresses in <paramref name="a"/> and not in <paramref name="b"/>; both merged.</summary>
@@ -145,54 +148,82 @@ internal static class Intervals
         return [.. result];
     }
 
-    /// <summary>True when every interval of <paramref name="inner"/> lies within one interval of <paramref name="outer"/>.</summary>
-    public static bool Covers(Interval[] outer, Interval[] inner)
+    /// <summary>The minimal prefixes of IPv4 then IPv6 merged intervals, in address order, in an array of exactly that size.</summary>
+    public static CidrRange[] ToPrefixes(ReadOnlySpan<Interval> v4, ReadOnlySpan<Interval> v6)
     {
-        int i = 0;
-        foreach (var x in inner)
+        int count = 0;
+        foreach (var interval in v4)
         {
-            while (i < outer.Length && outer[i].End < x.Start)
-            {
-                i++;
-            }
-
-            // Merged lists have gaps between intervals, so x must fit entirely inside outer[i].
-            if (i == outer.Length || outer[i].Start > x.Start || outer[i].End < x.End)
-            {
-                return false;
-            }
+            count += CountPrefixes(interval.Start, interval.End, 32);
         }
 
-        return true;
+        foreach (var interval in v6)
+        {
+            count += CountPrefixes(interval.Start, interval.End, 128);
+        }
+
+        var output = new CidrRange[count];
+        int written = 0;
+        foreach (var interval in v4)
+        {
+            written += WritePrefixes(interval.Start, interval.End, 32, output.AsSpan(written));
+        }
+
+        foreach (var interval in v6)
+        {
+            written += WritePrefixes(interval.Start, interval.End, 128, output.AsSpan(written));
+        }
+
+        return output;
     }
 
-    /// <summary>Appends the minimal list of prefixes exactly covering each interval, in address order.</summary>
-    public static void ToPrefixes(Interval[] intervals, int width, List<CidrRange> output)
+    /// <summary>How many prefixes <see cref="WritePrefixes"/> writes for the interval.</summary>
+    public static int CountPrefixes(UInt128 start, UInt128 end, int width)
     {
         UInt128 max = MaxValue(width);
-        foreach (var interval in intervals)
+        int count = 0;
+        while (true)
         {
-            UInt128 start = interval.Start;
-            while (true)
+            count++;
+            UInt128 blockEnd = start | CidrRange.HostMask(width, NextPrefixLength(start, end, width, max));
+            if (blockEnd >= end)
             {
-                UInt128 remainingMinusOne = interval.End - start;
-                int sizeBits = remainingMinusOne == max
-                    ? width
-                    : 127 - (int)UInt128.LeadingZeroCount(remainingMinusOne + 1);
-                int alignBits = start == 0 ? width : (int)UInt128.TrailingZeroCount(start);
-                int hostBits = Math.Min(Math.Min(sizeBits, alignBits), width);
-                int prefixLength = width - hostBits;
-                output.Add(width == 32
-                    ? CidrRange.CreateV4Unchecked((uint)start, prefixLength)
-                    : CidrRange.CreateV6Raw(start, prefixLength));
-                UInt128 blockEnd = start | CidrRange.HostMask(width, prefixLength);
-                if (blockEnd >= interval.End)
-                {
-                    break;
-                }
-
-                start = blockEnd + 1;
+                return count;
             }
+
+            start = blockEnd + 1;
         }
+    }
+
+    /// <summary>Writes the minimal list of prefixes exactly covering the interval, in address order; returns how many.</summary>
+    public static int WritePrefixes(UInt128 start, UInt128 end, int width, Span<CidrRange> destination)
+    {
+        UInt128 max = MaxValue(width);
+        int count = 0;
+        while (true)
+        {
+            int prefixLength = NextPrefixLength(start, end, width, max);
+            destination[count++] = width == 32
+                ? CidrRange.CreateV4Unchecked((uint)start, prefixLength)
+                : CidrRange.CreateV6Raw(start, prefixLength);
+            UInt128 blockEnd = start | CidrRange.HostMask(width, prefixLength);
+            if (blockEnd >= end)
+            {
+                return count;
+            }
+
+            start = blockEnd + 1;
+        }
+    }
+
+    // The largest block that starts at start (alignment) and does not pass end (size).
+    private static int NextPrefixLength(UInt128 start, UInt128 end, int width, UInt128 max)
+    {
+        UInt128 remainingMinusOne = end - start;
+        int sizeBits = remainingMinusOne == max
+            ? width
+            : 127 - (int)UInt128.LeadingZeroCount(remainingMinusOne + 1);
+        int alignBits = start == 0 ? width : (int)UInt128.TrailingZeroCount(start);
+        return width - Math.Min(Math.Min(sizeBits, alignBits), width);
     }
 }
