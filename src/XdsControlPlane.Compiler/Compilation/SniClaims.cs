@@ -50,6 +50,10 @@ public sealed class SniClaims
     /// <summary>The claims with <paramref name="removed"/> tenants' taken back and <paramref name="added"/> tenants' made; <paramref name="touched"/> gets every hostname affected.</summary>
     public SniClaims With(IEnumerable<Tenant> removed, IEnumerable<Tenant> added, ISet<string> touched)
     {
+        if (_byHost.IsEmpty)
+        {
+            return Build(added, touched);
+        }
         var byHost = _byHost.ToBuilder();
         var conflicted = Conflicted.ToBuilder();
         void Update(string host, Func<ImmutableSortedSet<SniClaim>, ImmutableSortedSet<SniClaim>> change)
@@ -88,6 +92,38 @@ public sealed class SniClaims
             }
         }
         return new SniClaims(byHost.ToImmutable(), conflicted.ToImmutable());
+    }
+
+    /// <summary>
+    /// The claims of a whole seed at once (a first compile): grouped by hostname first, so that each hostname's set
+    /// is made once instead of once per claim (12,000 hostnames at 10,000 tenants, on the compile's serial path).
+    /// </summary>
+    private static SniClaims Build(IEnumerable<Tenant> tenants, ISet<string> touched)
+    {
+        var byHost = new Dictionary<string, List<SniClaim>>(StringComparer.Ordinal);
+        foreach (var tenant in tenants)
+        {
+            foreach (var (host, claim) in Of(tenant))
+            {
+                if (!byHost.TryGetValue(host, out var claims))
+                {
+                    byHost[host] = claims = new List<SniClaim>(1);
+                    touched.Add(host);
+                }
+                claims.Add(claim);
+            }
+        }
+        var sets = ImmutableDictionary.CreateBuilder<string, ImmutableSortedSet<SniClaim>>(StringComparer.Ordinal);
+        var conflicted = ImmutableSortedSet.CreateBuilder<string>(StringComparer.Ordinal);
+        foreach (var (host, claims) in byHost)
+        {
+            sets[host] = ImmutableSortedSet.CreateRange(claims);
+            if (claims.Count > 1)
+            {
+                conflicted.Add(host);
+            }
+        }
+        return new SniClaims(sets.ToImmutable(), conflicted.ToImmutable());
     }
 
     /// <summary>The tenants holding a claim on <paramref name="host"/>.</summary>
