@@ -160,6 +160,20 @@ public sealed class DeterminismAndIncrementalTests
     }
 
     [Fact]
+    public void ASetRefusesTwoResourcesUnderOneName()
+    {
+        static EnvoyResource Cluster(string name, uint seconds) =>
+            new(name, new Envoy.Config.Cluster.V3.Cluster { Name = name, ConnectTimeout = new Google.Protobuf.WellKnownTypes.Duration { Seconds = seconds } });
+        var a = Cluster("a", 1);
+
+        var different = Assert.Throws<ArgumentException>(() => new ResourceSet(TypeUrls.Cluster, [a, Cluster("b", 1), Cluster("a", 2)]));
+        Assert.Contains("'a'", different.Message, StringComparison.Ordinal);
+        // Equal content under one name is still two resources: refused too, so no digest counts one twice.
+        Assert.Throws<ArgumentException>(() => new ResourceSet(TypeUrls.Cluster, [a, Cluster("a", 1)]));
+        Assert.Throws<ArgumentException>(() => new ResourceSet(TypeUrls.Cluster, [a, a]));
+    }
+
+    [Fact]
     public void ResourceVersionsAreContentHashesStableAcrossProcesses()
     {
         // A fixed expectation: if this changes, every Envoy reconnecting after an upgrade gets a full push.

@@ -67,7 +67,7 @@ public sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, 
         {
             return new(Enforcement.Unrestricted, RangeForm.None, CidrSet.Empty, "no allowlist: open, as without this feature");
         }
-        var effective = CidrSet.Build(tenant.AllowedRanges.Concat(seed.DefaultAllowedRanges));
+        var effective = CidrSet.Build([.. tenant.AllowedRanges.AsImmutableArray(), .. seed.DefaultAllowedRanges.AsImmutableArray()]);
         var form = effective.Normalized.Count > TrieThreshold ? RangeForm.TrieMatcher : RangeForm.Principals;
         var dryRun = tenant.AllowlistMode == AllowlistMode.DryRun;
         if (seed.ProxyProtocol)

@@ -115,10 +115,11 @@ public static class RbacConfigs
         }
         else
         {
-            foreach (var range in ranges.Normalized)
+            var normalized = ranges.Normalized;
+            for (var i = 0; i < normalized.Count; i++)
             {
                 writer.Begin(Rbac.Policy.PrincipalsFieldNumber);
-                WriteCidr(writer, Rbac.Principal.DirectRemoteIpFieldNumber, range);
+                WriteCidr(writer, Rbac.Principal.DirectRemoteIpFieldNumber, normalized[i]);
                 writer.End();
             }
         }
@@ -136,10 +137,10 @@ public static class RbacConfigs
             return;
         }
         writer.Begin(Rbac.Principal.OrIdsFieldNumber);
-        foreach (var range in ranges)
+        for (var i = 0; i < ranges.Count; i++)
         {
             writer.Begin(Rbac.Principal.Types.Set.IdsFieldNumber);
-            WriteCidr(writer, addressField, range);
+            WriteCidr(writer, addressField, ranges[i]);
             writer.End();
         }
         writer.End().End();

@@ -42,15 +42,14 @@ public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
         offset = Write(ref buffer, offset, TrustKey);
         offset = Write(ref buffer, offset, "|"u8);
         Span<char> text = stackalloc char[CidrRange.MaxTextLength];
-        var first = true;
-        foreach (var range in Ranges.Normalized)
+        var normalized = Ranges.Normalized;
+        for (var i = 0; i < normalized.Count; i++)
         {
-            if (!first)
+            if (i > 0)
             {
                 offset = Write(ref buffer, offset, ", "u8);
             }
-            first = false;
-            offset = Write(ref buffer, offset, text[..range.Format(text)]);
+            offset = Write(ref buffer, offset, text[..normalized[i].Format(text)]);
         }
         return offset;
     }
@@ -139,9 +138,13 @@ public static class Revocation
     [ThreadStatic]
     private static byte[]? _keyBuffer;
 
+    [ThreadStatic]
+    private static IncrementalHash? _sha;
+
     public static string Hash(Admission current, Admission? after)
     {
-        // One buffer per thread and one hash call: a tenant's first compile would otherwise allocate the key text.
+        // One buffer and one hasher per thread, one hash call: a tenant's first compile would otherwise allocate the
+        // key text, and a one-shot hash sets up a native context each time.
         var buffer = _keyBuffer ??= new byte[4096];
         var length = current.WriteKey(ref buffer, 0);
         if (after is not null)
@@ -151,7 +154,9 @@ public static class Revocation
         }
         _keyBuffer = buffer;
         Span<byte> digest = stackalloc byte[32];
-        SHA256.HashData(buffer.AsSpan(0, length), digest);
+        var sha = _sha ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        sha.AppendData(buffer.AsSpan(0, length));
+        sha.GetHashAndReset(digest);
         return Convert.ToHexStringLower(digest[..4]);
     }
 }

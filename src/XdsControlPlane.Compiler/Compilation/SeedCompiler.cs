@@ -219,7 +219,7 @@ public static class SeedCompiler
             if (IsSortedById(model.Tenants))
             {
                 ordered = results;
-                compiled = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a)));
+                compiled = null!; // built below, beside the resource sets
             }
             else
             {
@@ -244,10 +244,12 @@ public static class SeedCompiler
         }
         else
         {
-            // Each set is a sorted tree built one insertion at a time (30,000 names for the larger ones at
-            // 10,000 tenants): the sets are independent, so they are built side by side.
+            // Each set (and the tenants by id) is a sorted tree built one insertion at a time (30,000 names for the
+            // larger ones at 10,000 tenants): they are independent, so they are built side by side.
             ResourceSet? x = null, c = null, e = null, l = null, r = null;
+            var byId = compiled;
             Parallel.Invoke(
+                () => byId ??= ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a))),
                 () => c = new ResourceSet(TypeUrls.Cluster,
                     ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed)))),
                 () => e = new ResourceSet(TypeUrls.Endpoint, ordered.SelectMany(a => a.Endpoints)),
@@ -255,7 +257,7 @@ public static class SeedCompiler
                     ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed)))),
                 () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
                 () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)));
-            (clusters, endpoints, listeners, extensions, routes) = (c!, e!, l!, x!, r!);
+            (clusters, endpoints, listeners, extensions, routes, compiled) = (c!, e!, l!, x!, r!, byId);
         }
 
         // The shared listeners, present only when some tenant uses them (as envoy-manager does). Their versions

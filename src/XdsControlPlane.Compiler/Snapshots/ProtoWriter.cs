@@ -12,8 +12,8 @@ namespace XdsControlPlane.Compiler.Snapshots;
 /// The caller writes fields in field-number order and leaves out proto3 defaults (empty strings, zeros, false),
 /// as the canonical encoding does, so a resource's bytes, hence its version, are what serialising the message
 /// gives; a test parses every compiled resource and re-serialises it to hold the writers to that. A nested
-/// message is opened with <see cref="Begin"/> and closed with <see cref="End"/>, which moves the body to make
-/// room for its length: resources are a few hundred bytes and nest a few levels, so the moves are short.
+/// message is opened with <see cref="Begin"/> and closed with <see cref="End"/>, which writes its length in the
+/// byte kept for it, or moves the body to make room for a longer one (a body of 128 bytes or more).
 /// </remarks>
 public sealed class ProtoWriter
 {
@@ -168,6 +168,9 @@ public sealed class ProtoWriter
     public ProtoWriter Begin(int field)
     {
         Tag(field, WireFormat.WireType.LengthDelimited);
+        // One byte is kept for the length, enough for most nested messages (a range, an address, a principal).
+        Reserve(1);
+        _position++;
         _open[_depth++] = _position;
         return this;
     }
@@ -177,10 +180,21 @@ public sealed class ProtoWriter
     {
         var start = _open[--_depth];
         var length = _position - start;
-        var prefix = CodedOutputStream.ComputeLengthSize(length);
-        Reserve(prefix);
-        _buffer.AsSpan(start, length).CopyTo(_buffer.AsSpan(start + prefix));
-        _position = start;
+        if (length < 0x80)
+        {
+            _buffer[start - 1] = (byte)length;
+            return this;
+        }
+        // A longer body moves to make room for a longer length: an overlapping move, so it is done here rather
+        // than by Span.CopyTo, whose overlapping case is a native call (costly at thousands per tenant).
+        var extra = CodedOutputStream.ComputeLengthSize(length) - 1;
+        Reserve(extra);
+        var buffer = _buffer;
+        for (var i = _position - 1; i >= start; i--)
+        {
+            buffer[i + extra] = buffer[i];
+        }
+        _position = start - 1;
         Varint((uint)length);
         _position += length;
         return this;
