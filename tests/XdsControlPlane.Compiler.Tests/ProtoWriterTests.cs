@@ -49,6 +49,17 @@ public sealed class ProtoWriterTests
         Assert.Equal(expected.ToByteString(), writer.Finish());
     }
 
+    [Theory]
+    [InlineData("€", 42)]     // 126 bytes: the one-pass path, whose one-byte length must hold any 42 chars
+    [InlineData("€", 43)]     // 129 bytes: measured first, a two-byte length
+    [InlineData("😀", 21)]    // surrogate pairs: 84 bytes from 42 chars
+    [InlineData("ascii", 30)]
+    public void StringsAreWrittenAsUtf8WithTheirLengthInBytes(string piece, int repeat)
+    {
+        var text = string.Concat(Enumerable.Repeat(piece, repeat));
+        Assert.Equal(new StringValue { Value = text }.ToByteString(), ProtoWriter.Start().String(StringValue.ValueFieldNumber, text).Finish());
+    }
+
     [Fact]
     public void AnEncodingStartedWhileAnotherIsOpenOnTheThreadDoesNotDisturbIt()
     {

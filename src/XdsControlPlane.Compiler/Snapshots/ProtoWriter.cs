@@ -27,6 +27,9 @@ public sealed class ProtoWriter
     private int _position;
     private bool _writing;
 
+    // A UTF-16 char becomes at most 3 UTF-8 bytes (a surrogate pair, 2 chars, becomes 4).
+    private const int MaxCharsForOneByteLength = 127 / 3;
+
     private ProtoWriter()
     {
     }
@@ -65,14 +68,25 @@ public sealed class ProtoWriter
     /// <summary>A string field from text formatted in place (a range's address), left out when empty.</summary>
     public ProtoWriter String(int field, ReadOnlySpan<char> value)
     {
-        if (value.Length > 0)
+        if (value.Length == 0)
         {
-            Tag(field, WireFormat.WireType.LengthDelimited);
-            var length = Encoding.UTF8.GetByteCount(value);
-            Varint((uint)length);
-            Reserve(length);
-            _position += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position));
+            return this;
         }
+        Tag(field, WireFormat.WireType.LengthDelimited);
+        if (value.Length <= MaxCharsForOneByteLength)
+        {
+            // Short (names, addresses): its UTF-8 length is below 128 whatever it holds, so it is written in
+            // one pass after a one-byte length, rather than measured first.
+            Reserve(1 + (MaxCharsForOneByteLength * 3));
+            var written = Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position + 1));
+            _buffer[_position] = (byte)written;
+            _position += 1 + written;
+            return this;
+        }
+        var length = Encoding.UTF8.GetByteCount(value);
+        Varint((uint)length);
+        Reserve(length);
+        _position += Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position));
         return this;
     }
 
@@ -185,15 +199,11 @@ public sealed class ProtoWriter
             _buffer[start - 1] = (byte)length;
             return this;
         }
-        // A longer body moves to make room for a longer length: an overlapping move, so it is done here rather
-        // than by Span.CopyTo, whose overlapping case is a native call (costly at thousands per tenant).
+        // A longer body moves to make room for a longer length (an overlapping move, a native call: fine for the
+        // few bodies of 128 bytes or more, too costly for every nested message, hence the byte kept above).
         var extra = CodedOutputStream.ComputeLengthSize(length) - 1;
         Reserve(extra);
-        var buffer = _buffer;
-        for (var i = _position - 1; i >= start; i--)
-        {
-            buffer[i + extra] = buffer[i];
-        }
+        _buffer.AsSpan(start, length).CopyTo(_buffer.AsSpan(start + extra));
         _position = start - 1;
         Varint((uint)length);
         _position += length;
