@@ -96,7 +96,8 @@ public static class SeedCompiler
         var reuse = previous is not null && previous.Model.Seed.Equals(seed) && IsSortedById(model.Tenants);
         var changed = new List<(TenantArtifacts? Old, TenantArtifacts? New)>();
         var recompiled = 0;
-        SniClaims claims;
+        SniClaims claims = null!; // a first compile makes it beside the resource sets, below
+        SniClaims.Grouped? grouped = null;
         ImmutableSortedDictionary<string, TenantArtifacts> compiled;
         TenantArtifacts[] ordered;
         if (reuse)
@@ -202,15 +203,14 @@ public static class SeedCompiler
         }
         else
         {
-            claims = SniClaims.Empty.With([], model.Tenants, new HashSet<string>(StringComparer.Ordinal));
+            grouped = SniClaims.Group(model.Tenants);
             // Tenants compile independently (claims and the previous result are immutable); each result goes
             // to its tenant's slot, so the outcome does not depend on scheduling.
             var results = new TenantArtifacts[model.Tenants.Count];
-            var claimsNow = claims;
             Parallel.For(0, results.Length, i =>
             {
                 var tenant = model.Tenants[i];
-                var lost = claimsNow.Lost(tenant);
+                var lost = grouped.Lost(tenant);
                 TenantArtifacts? old = null;
                 previous?.Tenants.TryGetValue(tenant.Id, out old);
                 results[i] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old, drainRevocations);
@@ -248,7 +248,9 @@ public static class SeedCompiler
             // larger ones at 10,000 tenants): they are independent, so they are built side by side.
             ResourceSet? x = null, c = null, e = null, l = null, r = null;
             var byId = compiled;
+            SniClaims? made = null;
             Parallel.Invoke(
+                () => made = grouped!.ToClaims(),
                 () => byId ??= ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a))),
                 () => c = new ResourceSet(TypeUrls.Cluster,
                     ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed)))),
@@ -257,7 +259,7 @@ public static class SeedCompiler
                     ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed)))),
                 () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
                 () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)));
-            (clusters, endpoints, listeners, extensions, routes, compiled) = (c!, e!, l!, x!, r!, byId);
+            (clusters, endpoints, listeners, extensions, routes, compiled, claims) = (c!, e!, l!, x!, r!, byId, made!);
         }
 
         // The shared listeners, present only when some tenant uses them (as envoy-manager does). Their versions

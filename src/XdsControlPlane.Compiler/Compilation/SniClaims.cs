@@ -50,10 +50,6 @@ public sealed class SniClaims
     /// <summary>The claims with <paramref name="removed"/> tenants' taken back and <paramref name="added"/> tenants' made; <paramref name="touched"/> gets every hostname affected.</summary>
     public SniClaims With(IEnumerable<Tenant> removed, IEnumerable<Tenant> added, ISet<string> touched)
     {
-        if (_byHost.IsEmpty)
-        {
-            return Build(added, touched);
-        }
         var byHost = _byHost.ToBuilder();
         var conflicted = Conflicted.ToBuilder();
         void Update(string host, Func<ImmutableSortedSet<SniClaim>, ImmutableSortedSet<SniClaim>> change)
@@ -95,35 +91,60 @@ public sealed class SniClaims
     }
 
     /// <summary>
-    /// The claims of a whole seed at once (a first compile): grouped by hostname first, so that each hostname's set
-    /// is made once instead of once per claim (12,000 hostnames at 10,000 tenants, on the compile's serial path).
+    /// The claims of a whole seed (a first compile), grouped by hostname: each tenant's claims are read in parallel
+    /// and each hostname's set is made once, instead of once per claim. The grouping answers <see cref="Lost"/> at
+    /// once; the immutable claims carried to the next compilation are made from it later (<see cref="Grouped.ToClaims"/>),
+    /// beside other work, off the compile's serial path.
     /// </summary>
-    private static SniClaims Build(IEnumerable<Tenant> tenants, ISet<string> touched)
+    public static Grouped Group(IReadOnlyList<Tenant> tenants)
     {
+        var perTenant = new (string Host, SniClaim Claim)[tenants.Count][];
+        Parallel.For(0, tenants.Count, i => perTenant[i] = [.. Of(tenants[i])]);
         var byHost = new Dictionary<string, List<SniClaim>>(StringComparer.Ordinal);
-        foreach (var tenant in tenants)
+        var conflicted = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var claims in perTenant)
         {
-            foreach (var (host, claim) in Of(tenant))
+            foreach (var (host, claim) in claims)
             {
-                if (!byHost.TryGetValue(host, out var claims))
+                if (!byHost.TryGetValue(host, out var holders))
                 {
-                    byHost[host] = claims = new List<SniClaim>(1);
-                    touched.Add(host);
+                    byHost[host] = holders = new List<SniClaim>(1);
                 }
-                claims.Add(claim);
+                else
+                {
+                    conflicted.Add(host);
+                }
+                holders.Add(claim);
             }
         }
-        var sets = ImmutableDictionary.CreateBuilder<string, ImmutableSortedSet<SniClaim>>(StringComparer.Ordinal);
-        var conflicted = ImmutableSortedSet.CreateBuilder<string>(StringComparer.Ordinal);
-        foreach (var (host, claims) in byHost)
+        return new Grouped(byHost, conflicted);
+    }
+
+    /// <summary>A whole seed's claims by hostname, as <see cref="Group"/> found them.</summary>
+    public sealed class Grouped
+    {
+        private readonly Dictionary<string, List<SniClaim>> _byHost;
+        private readonly HashSet<string> _conflicted;
+
+        internal Grouped(Dictionary<string, List<SniClaim>> byHost, HashSet<string> conflicted)
         {
-            sets[host] = ImmutableSortedSet.CreateRange(claims);
-            if (claims.Count > 1)
-            {
-                conflicted.Add(host);
-            }
+            _byHost = byHost;
+            _conflicted = conflicted;
         }
-        return new SniClaims(sets.ToImmutable(), conflicted.ToImmutable());
+
+        /// <summary>As <see cref="SniClaims.Lost"/>.</summary>
+        public IReadOnlySet<string> Lost(Tenant tenant) =>
+            LostBy(tenant, _conflicted.Count, _conflicted.Contains, host => _byHost[host].Min().Key);
+
+        public SniClaims ToClaims()
+        {
+            var sets = ImmutableDictionary.CreateBuilder<string, ImmutableSortedSet<SniClaim>>(StringComparer.Ordinal);
+            foreach (var (host, claims) in _byHost)
+            {
+                sets[host] = ImmutableSortedSet.CreateRange(claims);
+            }
+            return new SniClaims(sets.ToImmutable(), ImmutableSortedSet.CreateRange(StringComparer.Ordinal, _conflicted));
+        }
     }
 
     /// <summary>The tenants holding a claim on <paramref name="host"/>.</summary>
@@ -131,16 +152,19 @@ public sealed class SniClaims
         _byHost.TryGetValue(host, out var claims) ? claims.Select(c => c.Tenant) : [];
 
     /// <summary>The "ns/svc-port" keys of <paramref name="tenant"/> whose hostname an older Service holds.</summary>
-    public IReadOnlySet<string> Lost(Tenant tenant)
+    public IReadOnlySet<string> Lost(Tenant tenant) =>
+        LostBy(tenant, Conflicted.Count, Conflicted.Contains, host => _byHost[host].Min.Key);
+
+    private static IReadOnlySet<string> LostBy(Tenant tenant, int conflictedCount, Func<string, bool> isConflicted, Func<string, string> ownerKey)
     {
-        if (Conflicted.Count == 0)
+        if (conflictedCount == 0)
         {
             return ImmutableHashSet<string>.Empty; // the usual seed: nobody can have lost a hostname
         }
         HashSet<string>? lost = null;
         foreach (var (host, claim) in Of(tenant))
         {
-            if (Conflicted.Contains(host) && _byHost[host].Min.Key != claim.Key)
+            if (isConflicted(host) && ownerKey(host) != claim.Key)
             {
                 (lost ??= new HashSet<string>(StringComparer.Ordinal)).Add(claim.Key);
             }
