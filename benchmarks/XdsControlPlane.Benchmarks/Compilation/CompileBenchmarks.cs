@@ -68,18 +68,6 @@ public class OneTenantChangeBenchmarks
     public long IncrementalPlusSerializeChanged()
     {
         var compiled = SeedCompiler.Compile(NextChange(), _previous);
-        long bytes = 0;
-        foreach (var (typeUrl, set) in compiled.Snapshot.ByType)
-        {
-            var before = _previous.Snapshot.Get(typeUrl).Resources;
-            foreach (var (name, resource) in set.Resources)
-            {
-                if (!before.TryGetValue(name, out var old) || old.Version != resource.Version)
-                {
-                    bytes += resource.Bytes.Length;
-                }
-            }
-        }
-        return bytes;
+        return SnapshotChanges.Changed(_previous.Snapshot, compiled.Snapshot).Sum(c => (long)c.Resource.Bytes.Length);
     }
 }

@@ -90,10 +90,7 @@ public static class SyntheticSeed
         return model with { Tenants = tenants.ToValueList() };
     }
 
-    public static SeedModel WithOneListChanged(SeedModel model, int tenantIndex, int variant)
-    {
-        var tenants = model.Tenants.ToArray();
-        tenants[tenantIndex] = tenants[tenantIndex] with { AllowedRanges = RandomRanges(new Random(variant), tenants[tenantIndex].AllowedRanges.Count) };
-        return model with { Tenants = tenants.ToValueList() };
-    }
+    /// <summary>The same seed with one tenant's allowlist replaced by another random one of the same length.</summary>
+    public static SeedModel WithOneListChanged(SeedModel model, int tenantIndex, int variant) =>
+        WithRanges(model, tenantIndex, RandomRanges(new Random(variant), model.Tenants[tenantIndex].AllowedRanges.Count));
 }

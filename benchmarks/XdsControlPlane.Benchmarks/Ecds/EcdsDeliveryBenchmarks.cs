@@ -1,7 +1,7 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using Google.Protobuf;
 using XdsControlPlane.Benchmarks.Compilation;
+using XdsControlPlane.Benchmarks.Xds;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Compiler.Snapshots;
@@ -10,14 +10,14 @@ using XdsControlPlane.Model;
 namespace XdsControlPlane.Benchmarks.Ecds;
 
 /// <summary>
-/// What one tenant's allowlist change costs on the wire in a 1,000-tenant seed, and the time to serialise
-/// it: inline RBAC (the whole <c>sni_listener</c>, every tenant's chain, is re-sent) against ECDS (one
+/// What one tenant's allowlist change costs on the wire in a 1,000-tenant seed, and the time to produce it:
+/// inline RBAC (the whole <c>sni_listener</c>, every tenant's chain, is re-sent) against ECDS (one
 /// <c>TypedExtensionConfig</c>). The changed tenant is a Tunneling one (SNI chain + CONNECT virtual host).
-/// Each method serialises afresh every resource whose version the change altered and returns the bytes.
-/// Category "lds+ecds": the listener/ECDS part; "all": also the RDS route configuration, which carries the
-/// tenant's per-virtual-host HTTP RBAC in both modes. "EcdsNarrowing": a narrowing renames the tenant's
-/// filter, so sni_listener is re-sent as well (that is what drains the tenant's chain).
-/// The byte counts are printed by GlobalSetup ("// bytes ...") into the run log.
+/// Each method compiles the change incrementally, as the server does, and encodes every resource whose version
+/// it altered, returning the bytes. Category "lds+ecds": the listener/ECDS part; "all": also the RDS route
+/// configuration, which carries the tenant's per-virtual-host HTTP RBAC in both modes. "EcdsNarrowing": a
+/// narrowing renames the tenant's filter, so sni_listener is re-sent as well (that is what drains the tenant's
+/// chain). The byte counts are printed by GlobalSetup into the run log.
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
@@ -27,83 +27,55 @@ public class EcdsDeliveryBenchmarks
     private const int Tenants = 1_000;
     private const int ChangedTenant = 500; // 500 % 5 == 0: a Tunneling tenant
 
-    private IMessage[] _inlineLds = null!, _ecdsLds = null!, _narrowLds = null!;
-    private IMessage[] _inlineAll = null!, _ecdsAll = null!, _narrowAll = null!;
+    private Change _inline = null!, _widening = null!, _narrowing = null!;
+
+    /// <summary>A compiled seed and the model one change away from it.</summary>
+    private sealed record Change(CompiledSeed Before, SeedModel After)
+    {
+        /// <summary>The change compiled, and the resources it sends (LDS and ECDS only, or every type).</summary>
+        public IEnumerable<EnvoyResource> Sent(bool listenersOnly) =>
+            SnapshotChanges.Changed(Before.Snapshot, SeedCompiler.Compile(After, Before).Snapshot)
+                .Where(c => !listenersOnly || c.TypeUrl is TypeUrls.Listener or TypeUrls.ExtensionConfig)
+                .Select(c => c.Resource);
+
+        /// <summary>Those resources encoded: their bytes.</summary>
+        public long Send(bool listenersOnly) => Sent(listenersOnly).Sum(r => (long)r.Bytes.Length);
+    }
 
     [GlobalSetup]
     public void Setup()
     {
         var ecdsModel = SyntheticSeed.Build(Tenants, 20);
         var inlineModel = ecdsModel with { Seed = ecdsModel.Seed with { RbacDelivery = RbacDelivery.Inline } };
-        (_inlineLds, _inlineAll) = Changed(inlineModel, Widen(inlineModel));
-        (_ecdsLds, _ecdsAll) = Changed(ecdsModel, Widen(ecdsModel));
-        (_narrowLds, _narrowAll) = Changed(ecdsModel, Narrow(ecdsModel));
-        Console.WriteLine($"// bytes lds+ecds: inline {Bytes(_inlineLds)} ({Names(_inlineLds)}), ecds widening {Bytes(_ecdsLds)} ({Names(_ecdsLds)}), " +
-            $"ecds narrowing {Bytes(_narrowLds)} ({Names(_narrowLds)})");
-        Console.WriteLine($"// bytes all: inline {Bytes(_inlineAll)}, ecds widening {Bytes(_ecdsAll)}, ecds narrowing {Bytes(_narrowAll)}");
-    }
-
-    private static SeedModel Widen(SeedModel model) => Change(model, t => t.AllowedRanges.Append(CidrRange.Parse("100.64.0.0/10")));
-
-    private static SeedModel Narrow(SeedModel model) => Change(model, t => t.AllowedRanges.Skip(1));
-
-    private static SeedModel Change(SeedModel model, Func<Tenant, IEnumerable<CidrRange>> ranges)
-    {
-        var tenants = model.Tenants.ToArray();
-        tenants[ChangedTenant] = tenants[ChangedTenant] with { AllowedRanges = ranges(tenants[ChangedTenant]).ToValueList() };
-        return model with { Tenants = tenants.ToValueList() };
-    }
-
-    /// <summary>The resources whose version the change altered: those an Envoy is sent (SotW LDS re-sends all listeners; counted here as delta would).</summary>
-    private static (IMessage[] Lds, IMessage[] All) Changed(SeedModel before, SeedModel after)
-    {
-        var previous = SeedCompiler.Compile(before);
-        var next = SeedCompiler.Compile(after, previous);
-        var changed = new List<(string Type, IMessage Message)>();
-        foreach (var (typeUrl, set) in next.Snapshot.ByType)
+        var ranges = ecdsModel.Tenants[ChangedTenant].AllowedRanges;
+        var ecds = SeedCompiler.Compile(ecdsModel);
+        _inline = new Change(SeedCompiler.Compile(inlineModel),
+            SyntheticSeed.WithRanges(inlineModel, ChangedTenant, ranges.Append(CidrRange.Parse("100.64.0.0/10"))));
+        _widening = new Change(ecds, SyntheticSeed.WithRanges(ecdsModel, ChangedTenant, ranges.Append(CidrRange.Parse("100.64.0.0/10"))));
+        _narrowing = new Change(ecds, SyntheticSeed.WithRanges(ecdsModel, ChangedTenant, ranges.Skip(1)));
+        foreach (var (name, change) in new[] { ("inline", _inline), ("ecds widening", _widening), ("ecds narrowing", _narrowing) })
         {
-            var old = previous.Snapshot.Get(typeUrl).Resources;
-            foreach (var (name, resource) in set.Resources)
-            {
-                if (!old.TryGetValue(name, out var was) || was.Version != resource.Version)
-                {
-                    changed.Add((typeUrl, resource.Message));
-                }
-            }
+            var names = string.Join(", ", change.Sent(listenersOnly: true).Select(r => r.Name));
+            BenchReport.Line($"ecds delivery, {Tenants} tenants, one tenant's allowlist changed, {name}: lds+ecds " +
+                $"{change.Send(listenersOnly: true):N0} bytes ({names}), all types {change.Send(listenersOnly: false):N0} bytes");
         }
-        return (changed.Where(c => c.Type is TypeUrls.Listener or TypeUrls.ExtensionConfig).Select(c => c.Message).ToArray(),
-            changed.Select(c => c.Message).ToArray());
-    }
-
-    private static long Bytes(IMessage[] messages) => messages.Sum(m => (long)m.CalculateSize());
-
-    private static string Names(IMessage[] messages) => string.Join(", ", messages.Select(m => m.Descriptor.Name));
-
-    private static long Serialize(IMessage[] messages)
-    {
-        long bytes = 0;
-        foreach (var message in messages)
-        {
-            bytes += message.ToByteString().Length;
-        }
-        return bytes;
     }
 
     [Benchmark(Baseline = true), BenchmarkCategory("lds+ecds")]
-    public long Inline() => Serialize(_inlineLds);
+    public long Inline() => _inline.Send(listenersOnly: true);
 
     [Benchmark, BenchmarkCategory("lds+ecds")]
-    public long EcdsWidening() => Serialize(_ecdsLds);
+    public long EcdsWidening() => _widening.Send(listenersOnly: true);
 
     [Benchmark, BenchmarkCategory("lds+ecds")]
-    public long EcdsNarrowing() => Serialize(_narrowLds);
+    public long EcdsNarrowing() => _narrowing.Send(listenersOnly: true);
 
     [Benchmark(Baseline = true), BenchmarkCategory("all")]
-    public long InlineAll() => Serialize(_inlineAll);
+    public long InlineAll() => _inline.Send(listenersOnly: false);
 
     [Benchmark, BenchmarkCategory("all")]
-    public long EcdsWideningAll() => Serialize(_ecdsAll);
+    public long EcdsWideningAll() => _widening.Send(listenersOnly: false);
 
     [Benchmark, BenchmarkCategory("all")]
-    public long EcdsNarrowingAll() => Serialize(_narrowAll);
+    public long EcdsNarrowingAll() => _narrowing.Send(listenersOnly: false);
 }
