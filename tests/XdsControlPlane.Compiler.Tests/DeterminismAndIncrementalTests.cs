@@ -62,7 +62,13 @@ public sealed class DeterminismAndIncrementalTests
         foreach (var port in compiled.Model.Tenants.SelectMany(t => t.Services).SelectMany(svc => svc.Ports.Select(p => (Key: $"{svc.Namespace}/{svc.Name}-{p.Name}", Port: p)))
             .Append((Key: "empty", Port: new ExposedPort { Name = "x", Port = 1 })))
         {
-            Assert.True(TenantCompiler.LoadAssignment(port.Key, port.Port).ToByteString().Equals(TenantCompiler.LoadAssignmentBytes(port.Key, port.Port)), port.Key);
+            var locality = new Envoy.Config.Endpoint.V3.LocalityLbEndpoints();
+            locality.LbEndpoints.AddRange(port.Port.Endpoints.Select(e => new Envoy.Config.Endpoint.V3.LbEndpoint
+            {
+                Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = TenantCompiler.SocketAddress(e.Address, e.Port) },
+            }));
+            var expected = new Envoy.Config.Endpoint.V3.ClusterLoadAssignment { ClusterName = port.Key, Endpoints = { locality } };
+            Assert.True(expected.ToByteString().Equals(TenantCompiler.LoadAssignmentBytes(port.Key, port.Port)), port.Key);
         }
         // Clusters are written as their name field and a per-seed tail: byte-identical to the message.
         foreach (var (name, cluster) in compiled.Snapshot.Get(TypeUrls.Cluster).Resources.Where(c => c.Key != EnvoyNames.StatsCluster))

@@ -26,7 +26,6 @@ public sealed record TenantReport(
 /// <summary>The result of one compilation: the snapshot, per-tenant reports and artifacts (reused by the next compilation).</summary>
 public sealed class CompiledSeed
 {
-
     private readonly IReadOnlySet<string> _servingLastGood;
 
     internal CompiledSeed(SeedModel model, Snapshot snapshot, ImmutableSortedDictionary<string, TenantArtifacts> tenants,
@@ -47,7 +46,6 @@ public sealed class CompiledSeed
 
     public ImmutableSortedDictionary<string, TenantArtifacts> Tenants { get; }
 
-    /// <summary>Conflicts found across tenants, then each tenant's own findings (computed with its artifacts).</summary>
     /// <summary>The artifacts in tenant-id order: enumerating the sorted map costs ~1 µs a tenant, this array nothing.</summary>
     internal TenantArtifacts[] Ordered { get; }
 
@@ -63,6 +61,7 @@ public sealed class CompiledSeed
     /// <summary>Every SNI hostname claim, carried to the next compilation.</summary>
     public SniClaims Claims { get; }
 
+    /// <summary>Conflicts found across tenants, then each tenant's own findings (computed with its artifacts).</summary>
     public IEnumerable<Diagnostic> Diagnostics => Claims.Diagnostics().Concat(Ordered.SelectMany(t => t.Diagnostics));
 
     /// <summary>Per-tenant reports, built when the tenant was compiled (O(1) each here).</summary>
@@ -355,7 +354,6 @@ public static class SeedCompiler
         }
         return true;
     }
-
 }
 
 /// <summary>

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
-using System.Security.Cryptography;
 using System.Text;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
@@ -39,9 +38,8 @@ public sealed class EnvoyResource
     }
 
     /// <summary>
-    /// For large resources assembled from parts whose hashes are already known (the shared SNI listener
-    /// holds every tenant's chain): the caller supplies a version that is a hash of those parts, and the
-    /// bytes are produced on first use.
+    /// A resource whose version the caller chose (tests, and wrappers that must be serialised only when sent):
+    /// unlike the others it keeps its message, serialised on first use.
     /// </summary>
     public EnvoyResource(string name, IMessage message, string version)
     {
@@ -127,31 +125,7 @@ public static class ContentHash
     public static string Of(string text) => Of(Encoding.UTF8.GetBytes(text));
 
     /// <summary>A hash of an ordered sequence of parts (each already a hash or a short string), each followed by a 0 byte.</summary>
-    public static string OfParts(IEnumerable<string> parts)
-    {
-        // Runs over every chain of the shared listeners on each change: one buffer, one hash call.
-        var list = parts as IReadOnlyList<string> ?? parts.ToList();
-        var length = 0;
-        foreach (var part in list)
-        {
-            length += Encoding.UTF8.GetByteCount(part) + 1;
-        }
-        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-        try
-        {
-            var offset = 0;
-            foreach (var part in list)
-            {
-                offset += Encoding.UTF8.GetBytes(part, buffer.AsSpan(offset));
-                buffer[offset++] = 0;
-            }
-            return Of(buffer.AsSpan(0, length));
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    public static string OfParts(IEnumerable<string> parts) => Of(string.Concat(parts.Select(part => part + "\0")));
 
     /// <summary>
     /// A 128-bit digest of one (name, version) entry. A set's digest is the sum of its entries' digests:

@@ -123,19 +123,6 @@ public sealed class ProtoWriter
         return this;
     }
 
-    /// <summary>A <c>google.protobuf.Any</c> field holding <paramref name="value"/>, an encoding of <paramref name="typeUrl"/>'s type.</summary>
-    public ProtoWriter Any(int field, string typeUrl, ReadOnlySpan<byte> value)
-    {
-        Begin(field);
-        String(Google.Protobuf.WellKnownTypes.Any.TypeUrlFieldNumber, typeUrl);
-        if (value.Length > 0)
-        {
-            // Any.value is bytes: proto3 leaves out empty bytes.
-            Message(Google.Protobuf.WellKnownTypes.Any.ValueFieldNumber, value);
-        }
-        return End();
-    }
-
     /// <summary>
     /// Opens a <c>google.protobuf.Any</c> field of type <paramref name="typeUrl"/> whose value is written in place,
     /// then <see cref="EndAny"/>. The value must not be empty: the canonical encoding leaves empty bytes out.
