@@ -86,6 +86,13 @@ public sealed class DeterminismAndIncrementalTests
         Assert.Equal(fromWhole.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener),
             fromParts.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener));
         Assert.NotEmpty(fromParts.Clusters);
+        // The tunneling listener's references come from its scopes, likewise.
+        var tunneling = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.TunnelingListener];
+        var scopesRead = ResourceReferences.Of(tunneling);
+        var wholeRead = ResourceReferences.Of(new EnvoyResource("read-whole", tunneling.Message));
+        Assert.NotEmpty(scopesRead.RouteConfigs);
+        Assert.Equal(wholeRead.RouteConfigs, scopesRead.RouteConfigs);
+        Assert.Equal(wholeRead.Clusters, scopesRead.Clusters);
     }
 
     [Fact]

@@ -269,14 +269,17 @@ public static class SeedCompiler
         var scopeTally = PartsTally.Update(reuse ? previous!.ScopeTally : null, changed, ordered, a => a.TunnelingScopes);
         var shared = new List<EnvoyResource>();
         var sharedRemoved = new List<string>();
-        // The SNI listener's references are its chains' (each read once in its life), so a narrowing's check
-        // does not parse 12,000 chains; its shell (address, listener filters) refers to nothing.
+        // A shared listener's references are its parts' (each read once in its life), so a narrowing's check
+        // does not parse 12,000 chains; its shell (address, listener filters, the HCM around the scopes) refers
+        // to nothing.
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
             () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
             () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
-                .Select(c => ResourceReferences.OfChain(c, EnvoyNames.SniListener, () => c.Message))));
+                .Select(c => ResourceReferences.OfPart(c, chain => ResourceReferences.OfChain(EnvoyNames.SniListener, chain)))));
         AddShared(EnvoyNames.TunnelingListener, scopeTally, SharedListeners.TunnelingListener(seed, []),
-            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))), null);
+            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))),
+            () => ResourceReferences.Union(ordered.SelectMany(a => a.TunnelingScopes)
+                .Select(s => ResourceReferences.OfPart(s, ResourceReferences.OfScope))));
         listeners = listeners.With(shared, sharedRemoved);
 
         var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
@@ -309,7 +312,7 @@ public static class SeedCompiler
         };
 
         void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode,
-            Func<ResourceReferences>? references)
+            Func<ResourceReferences> references)
         {
             if (tally.Count == 0)
             {

@@ -52,13 +52,14 @@ public sealed class EnvoyResource
 
     /// <summary>
     /// For the shared listeners: the version is a running digest of their parts, and the encoding (with every
-    /// tenant's part) is produced only on first use; the message is parsed from it when asked.
+    /// tenant's part) is produced only on first use; the message is parsed from it when asked, and the references
+    /// are gathered from the parts.
     /// </summary>
     public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version,
-        Func<ResourceReferences>? references = null)
+        Func<ResourceReferences> references)
     {
         Name = name;
-        ReferencesFromParts = references;
+        _referencesFromParts = references;
         _parser = descriptor.Parser;
         _encode = encode;
         TypeUrl = ProtoBytes.TypeUrlOf(descriptor);
@@ -79,8 +80,15 @@ public sealed class EnvoyResource
         EntryDigest = ContentHash.EntryDigest(name, Version);
     }
 
-    /// <summary>For a composite: its references, gathered from its parts (each read once) instead of parsing the whole.</summary>
-    internal Func<ResourceReferences>? ReferencesFromParts { get; }
+    // For a composite: its references, gathered from its parts (each read once) instead of parsing the whole.
+    private readonly Func<ResourceReferences>? _referencesFromParts;
+    private ResourceReferences? _references;
+
+    /// <summary>
+    /// What the resource refers to, read on first use and kept (racing threads read equal values; the reference
+    /// write is atomic): from its parts for a composite, else from its message.
+    /// </summary>
+    internal ResourceReferences References => _references ??= _referencesFromParts?.Invoke() ?? ResourceReferences.Read(this);
 
     public string Name { get; }
 

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Google.Protobuf;
+using XdsControlPlane.Compiler.Compilation;
 using Envoy.Config.Cluster.V3;
 using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
@@ -12,13 +14,12 @@ namespace XdsControlPlane.Compiler.Snapshots;
 public sealed record DiscoveredFilter(string Listener, string Name, IReadOnlyList<string> TypeUrls, string? DefaultTypeUrl);
 
 /// <summary>
-/// What one resource refers to, read once from its message and kept next to the (immutable) resource: the
+/// What one resource refers to, read once from its message and kept by the (immutable) resource: the
 /// consistency check and the pushes then never parse a resource again, so a resource need not keep its
 /// message in memory (see <see cref="EnvoyResource.Message"/>).
 /// </summary>
 public sealed class ResourceReferences
 {
-    private static readonly ConditionalWeakTable<EnvoyResource, ResourceReferences> Cache = new();
 
     /// <summary>Clusters a listener or route configuration sends traffic to.</summary>
     public IReadOnlyList<string> Clusters { get; private init; } = [];
@@ -35,7 +36,7 @@ public sealed class ResourceReferences
     /// <summary>For a TypedExtensionConfig: the name inside it and the type of its config (null when absent).</summary>
     public (string Name, string? TypeUrl)? Extension { get; private init; }
 
-    public static ResourceReferences Of(EnvoyResource resource) => Cache.GetValue(resource, Compute);
+    public static ResourceReferences Of(EnvoyResource resource) => resource.References;
 
     /// <summary>The references of a listener made of <paramref name="parts"/> (its other fields refer to nothing).</summary>
     public static ResourceReferences Union(IEnumerable<ResourceReferences> parts)
@@ -52,20 +53,20 @@ public sealed class ResourceReferences
         return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
     }
 
+    // A part belongs to a tenant's artifacts and outlives many listeners assembled from it: its references are
+    // read once in its life, whichever listener asks.
     private static readonly ConditionalWeakTable<object, ResourceReferences> PartCache = new();
 
-    /// <summary>The references of one filter chain of <paramref name="listener"/>, read once per chain part (keyed by <paramref name="part"/>).</summary>
-    public static ResourceReferences OfChain(object part, string listener, Func<FilterChain> chain) => PartCache.GetValue(part, _ =>
+    /// <summary>The references of one part of a shared listener (a chain, a scope), read once per part with <paramref name="read"/>.</summary>
+    public static ResourceReferences OfPart<T>(HashedPart<T> part, Func<T, ResourceReferences> read)
+        where T : IMessage<T>, new() => PartCache.GetValue(part, _ => read(part.Message));
+
+    /// <summary>What one filter chain of <paramref name="listener"/> refers to.</summary>
+    public static ResourceReferences OfChain(string listener, FilterChain? chain)
     {
         var clusters = new HashSet<string>(StringComparer.Ordinal);
         var routes = new List<(string, string)>();
         var discovered = new List<DiscoveredFilter>();
-        AddFromChain(listener, chain(), clusters, routes, discovered);
-        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
-    });
-
-    private static void AddFromChain(string listener, FilterChain? chain, HashSet<string> clusters, List<(string, string)> routes, List<DiscoveredFilter> discovered)
-    {
         foreach (var filter in chain?.Filters ?? [])
         {
             if (filter.ConfigDiscovery is { } discovery)
@@ -74,27 +75,25 @@ public sealed class ResourceReferences
             }
             AddFromFilter(filter, clusters, routes);
         }
+        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
     }
 
-    private static ResourceReferences Compute(EnvoyResource resource)
+    /// <summary>What one scope of a scoped-routes HTTP connection manager refers to.</summary>
+    public static ResourceReferences OfScope(ScopedRouteConfiguration scope)
     {
-        if (resource.ReferencesFromParts is { } fromParts)
-        {
-            return fromParts();
-        }
+        var clusters = new HashSet<string>(StringComparer.Ordinal);
+        var routes = new List<(string, string)>();
+        AddFromScope(scope, clusters, routes);
+        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes };
+    }
+
+    /// <summary>Reads the references from the resource's message (see <see cref="EnvoyResource.References"/>).</summary>
+    internal static ResourceReferences Read(EnvoyResource resource)
+    {
         switch (resource.Message)
         {
             case Listener listener:
-            {
-                var clusters = new HashSet<string>(StringComparer.Ordinal);
-                var routes = new List<(string, string)>();
-                var discovered = new List<DiscoveredFilter>();
-                foreach (var chain in listener.FilterChains.Append(listener.DefaultFilterChain))
-                {
-                    AddFromChain(listener.Name, chain, clusters, routes, discovered);
-                }
-                return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
-            }
+                return Union(listener.FilterChains.Append(listener.DefaultFilterChain).Select(chain => OfChain(listener.Name, chain)));
             case RouteConfiguration routeConfiguration:
             {
                 var clusters = new HashSet<string>(StringComparer.Ordinal);
@@ -144,15 +143,20 @@ public sealed class ResourceReferences
             }
             foreach (var scope in hcm.ScopedRoutes?.ScopedRouteConfigurationsList?.ScopedRouteConfigurations ?? [])
             {
-                if (scope.RouteConfiguration is { } inlineScope)
-                {
-                    AddFromRoutes(inlineScope, found);
-                }
-                else
-                {
-                    routes.Add((scope.Name, scope.RouteConfigurationName));
-                }
+                AddFromScope(scope, found, routes);
             }
+        }
+    }
+
+    private static void AddFromScope(ScopedRouteConfiguration scope, HashSet<string> found, List<(string, string)> routes)
+    {
+        if (scope.RouteConfiguration is { } inline)
+        {
+            AddFromRoutes(inline, found);
+        }
+        else
+        {
+            routes.Add((scope.Name, scope.RouteConfigurationName));
         }
     }
 
