@@ -170,6 +170,12 @@ public sealed class DeterminismAndIncrementalTests
         Assert.False(first.TryGetChangedSince(first.Resources, out _));
         // No change at all is the same set, not a derived one.
         Assert.Same(second, second.With([Cluster("a", 1)], []));
+        // Removed and added back in one change: changed, not also removed (a delta response must not carry both).
+        var readded = Cluster("a", 3);
+        var third = second.With([readded], ["a", "d"]);
+        Assert.True(third.TryGetChangedSince(second.Resources, out var changedAgain, out var removedAgain));
+        Assert.Equal([readded], changedAgain);
+        Assert.Equal(["d"], removedAgain);
     }
 
     [Fact]

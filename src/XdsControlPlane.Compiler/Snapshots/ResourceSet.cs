@@ -110,6 +110,8 @@ public sealed class ResourceSet
         {
             return this;
         }
+        // A name removed and added back in one change is a changed resource, not a removal as well.
+        removed.RemoveAll(resources.ContainsKey);
         return new ResourceSet(TypeUrl, resources, digest)
         {
             _base = new WeakReference<ImmutableSortedDictionary<string, EnvoyResource>>(Resources),

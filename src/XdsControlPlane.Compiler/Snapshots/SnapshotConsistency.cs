@@ -36,7 +36,7 @@ public static class SnapshotConsistency
             }
             else if (now.TryGetChangedSince(before, out var changed, out var removed))
             {
-                delta[typeUrl] = (changed, [.. removed.Where(name => !now.Resources.ContainsKey(name))]);
+                delta[typeUrl] = (changed, removed);
             }
             else
             {
@@ -44,9 +44,6 @@ public static class SnapshotConsistency
             }
         }
         var problems = new List<string>();
-        var clusters = snapshot.Get(TypeUrls.Cluster).Resources;
-        var endpoints = snapshot.Get(TypeUrls.Endpoint).Resources;
-        var routes = snapshot.Get(TypeUrls.Route).Resources;
         var extensions = snapshot.Get(TypeUrls.ExtensionConfig).Resources;
         var listenerSet = snapshot.Get(TypeUrls.Listener);
 
@@ -78,21 +75,7 @@ public static class SnapshotConsistency
                 }
             }
         }
-        foreach (var resource in recheck)
-        {
-            switch (resource.TypeUrl)
-            {
-                case TypeUrls.Cluster:
-                    CheckCluster(resource.Name, resource, endpoints, problems);
-                    break;
-                case TypeUrls.Route:
-                    CheckRoute(resource.Name, resource, clusters, problems);
-                    break;
-                case TypeUrls.Listener:
-                    CheckListener(resource.Name, resource, clusters, routes, extensions, problems);
-                    break;
-            }
-        }
+        CheckForward(snapshot, recheck, problems);
         // A changed TypedExtensionConfig against each filter that takes it (not the whole listener: the SNI
         // listener holds every tenant's filter).
         foreach (var extension in delta.GetValueOrDefault(TypeUrls.ExtensionConfig).Changed ?? [])
@@ -113,24 +96,34 @@ public static class SnapshotConsistency
     public static IReadOnlyList<string> Check(Snapshot snapshot)
     {
         var problems = new List<string>();
+        CheckForward(snapshot, snapshot.Get(TypeUrls.Cluster).Resources.Values
+            .Concat(snapshot.Get(TypeUrls.Route).Resources.Values)
+            .Concat(snapshot.Get(TypeUrls.Listener).Resources.Values), problems);
+        return problems;
+    }
+
+    /// <summary>Checks what each of <paramref name="resources"/> refers to (clusters, routes and listeners; others refer to nothing).</summary>
+    private static void CheckForward(Snapshot snapshot, IEnumerable<EnvoyResource> resources, List<string> problems)
+    {
         var clusters = snapshot.Get(TypeUrls.Cluster).Resources;
         var endpoints = snapshot.Get(TypeUrls.Endpoint).Resources;
         var routes = snapshot.Get(TypeUrls.Route).Resources;
         var extensions = snapshot.Get(TypeUrls.ExtensionConfig).Resources;
-
-        foreach (var (name, resource) in clusters)
+        foreach (var resource in resources)
         {
-            CheckCluster(name, resource, endpoints, problems);
+            switch (resource.TypeUrl)
+            {
+                case TypeUrls.Cluster:
+                    CheckCluster(resource.Name, resource, endpoints, problems);
+                    break;
+                case TypeUrls.Route:
+                    CheckRoute(resource.Name, resource, clusters, problems);
+                    break;
+                case TypeUrls.Listener:
+                    CheckListener(resource.Name, resource, clusters, routes, extensions, problems);
+                    break;
+            }
         }
-        foreach (var (name, resource) in routes)
-        {
-            CheckRoute(name, resource, clusters, problems);
-        }
-        foreach (var (name, resource) in snapshot.Get(TypeUrls.Listener).Resources)
-        {
-            CheckListener(name, resource, clusters, routes, extensions, problems);
-        }
-        return problems;
     }
 
     private static void CheckCluster(string name, EnvoyResource resource, ImmutableSortedDictionary<string, EnvoyResource> endpoints, List<string> problems)
