@@ -204,16 +204,11 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
             desired = subset;
         }
-        if (IsAds && typeUrl == TypeUrls.Cluster && ClustersToRetain(st, desired) is { Count: > 0 } retained)
+        if (IsAds && typeUrl == TypeUrls.Cluster)
         {
-            var withRetained = new SortedDictionary<string, EnvoyResource>(desired.ToDictionary(), StringComparer.Ordinal);
-            foreach (var old in retained)
-            {
-                withRetained[old.Name] = old;
-            }
-            desired = withRetained;
+            desired = WithRetainedClusters(st, desired);
         }
-        var version = ReferenceEquals(desired, available) ? set.Version : VersionOf(available, desired);
+        var version = ReferenceEquals(desired, available) ? set.Version : VersionOf(desired);
         var now = Engine.Time.GetUtcNow();
 
         if (st.PendingInitial && st.ClientVersionInfo.Length > 0 && st.ClientVersionInfo == version && st.Force.Count == 0)
@@ -305,11 +300,6 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         return response;
     }
 
-    /// <summary>
-    /// The version of what this stream's client holds of the type: the set's own version when it is the whole
-    /// set (wildcard), else the same order-independent digest over the subset. Content hashes throughout,
-    /// so a restarted server or another replica computes the same string for the same content.
-    /// </summary>
     /// <summary>True when the named subscription covers every resource of the set (Envoy's EDS for all its clusters).</summary>
     private static bool SubscribesToAll(HashSet<string> names, System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> available)
     {
@@ -333,37 +323,35 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             ? shared
             : new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
 
-    private static string VersionOf(System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> available,
-        IReadOnlyDictionary<string, EnvoyResource> desired)
+    /// <summary>
+    /// The version of a per-stream set (a named subscription, or with clusters retained): the same
+    /// order-independent digest as a whole set's own version, over these resources. Content hashes throughout,
+    /// so a restarted server or another replica computes the same string for the same content.
+    /// </summary>
+    private static string VersionOf(IReadOnlyDictionary<string, EnvoyResource> desired)
     {
-        if (desired.Count == available.Count && desired.All(kv => available.TryGetValue(kv.Key, out var r) && ReferenceEquals(r, kv.Value)))
-        {
-            return ContentHash.FormatDigest(Digest(available.Values));
-        }
-        return ContentHash.FormatDigest(Digest(desired.Values));
-    }
-
-    private static UInt128 Digest(IEnumerable<EnvoyResource> resources)
-    {
+        // Runs per push for every stream with a partial subscription: each resource's digest is computed once, when it is made.
         UInt128 digest = 0;
-        foreach (var resource in resources)
+        foreach (var resource in desired.Values)
         {
-            digest += ContentHash.EntryDigest(resource.Name, resource.Version);
+            digest += resource.EntryDigest;
         }
-        return digest;
+        return ContentHash.FormatDigest(digest);
     }
 
     /// <summary>
     /// Make before break: a cluster gone from the snapshot is still sent while a listener or route the
     /// client holds (sent or ACKed) uses it; it goes in the CDS response after those were updated and ACKed.
+    /// Returns <paramref name="desired"/> itself when nothing is retained.
     /// </summary>
-    private List<EnvoyResource>? ClustersToRetain(TypeState cds, IReadOnlyDictionary<string, EnvoyResource> desired)
+    private IReadOnlyDictionary<string, EnvoyResource> WithRetainedClusters(TypeState cds, IReadOnlyDictionary<string, EnvoyResource> desired)
     {
         if (cds.Sent.Count == 0 || ReferenceEquals(cds.Sent, desired))
         {
-            return null;
+            return desired;
         }
-        List<EnvoyResource>? retained = null;
+        // A subset made for this push is ours to add to; the snapshot's shared set is copied, on the first retained cluster only.
+        SortedDictionary<string, EnvoyResource>? withRetained = null;
         foreach (var holderType in (ReadOnlySpan<string>)[TypeUrls.Listener, TypeUrls.Route])
         {
             if (!_types.TryGetValue(holderType, out var holder))
@@ -374,15 +362,25 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             {
                 foreach (var clusterName in ClusterReferences.Of(held))
                 {
-                    if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old)
-                        && retained?.Contains(old) != true)
+                    if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old))
                     {
-                        (retained ??= []).Add(old);
+                        withRetained ??= desired as SortedDictionary<string, EnvoyResource> ?? Copy(desired);
+                        withRetained[old.Name] = old;
                     }
                 }
             }
         }
-        return retained;
+        return withRetained ?? desired;
+
+        static SortedDictionary<string, EnvoyResource> Copy(IReadOnlyDictionary<string, EnvoyResource> shared)
+        {
+            var copy = new SortedDictionary<string, EnvoyResource>(StringComparer.Ordinal);
+            foreach (var (name, resource) in shared)
+            {
+                copy.Add(name, resource);
+            }
+            return copy;
+        }
     }
 
     private void NoteClusterChanges(IReadOnlyDictionary<string, EnvoyResource> previous, List<EnvoyResource> sent, ref List<string>? changedEds)
