@@ -238,6 +238,25 @@ public sealed class SotwProtocolTests
     }
 
     [Fact]
+    public async Task O09_TheSubscriptionIsTheSetOfNamesRequested_InAnyOrder_ARepeatedNameCountsOnce()
+    {
+        await using var server = await XdsTestServer.StartAsync(Base());
+        await using var client = server.Ads();
+        var eds = await client.SubscribeAsync(TypeUrls.Endpoint, "a", "b");
+        // The names held, in another order: the same subscription, nothing to send.
+        await client.AckAsync(eds, ["b", "a"]);
+        await client.ExpectNothingAsync();
+        // As many names as held, one of them twice: "b" is no longer subscribed.
+        await client.AckAsync(eds, ["a", "a"]);
+        await client.ExpectNothingAsync();
+        await XdsTestServer.EventuallyAsync(() => server.SingleStream().Types.Single().SubscribedNames == 1, "one name subscribed");
+        server.Set(Snap(Cluster("a", 8080), Cluster("b", 9081), Listener("l1", 10000, "a"), Routes("r1", "b")));
+        await client.ExpectNothingAsync();
+        await client.AckAsync(eds, ["a", "b"]);
+        Assert.Equal(["b"], (await client.NextAsync()).Names());
+    }
+
+    [Fact]
     public async Task O10_ARequestedResourceThatDoesNotExistIsPushedWhenItAppears()
     {
         await using var server = await XdsTestServer.StartAsync(Base());

@@ -140,19 +140,32 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             return added;
         }
         st.LegacyWildcard = false;
+        if (NamesHeld(st.Names, request.ResourceNames))
+        {
+            // The usual request (every ACK): the names held, again. The set is kept, not rebuilt.
+            CheckSubscribed(st.Names.Count);
+            st.Wildcard = false;
+            return added;
+        }
         var wildcard = false;
         var names = new HashSet<string>(request.ResourceNames.Count, StringComparer.Ordinal);
         // Keep the snapshot's own name strings, not the request's: a thousand streams subscribed to the
-        // same 3,000 endpoints then share one copy of the names instead of holding 3,000 strings each.
+        // same 3,000 endpoints then share one copy of the names instead of holding 3,000 strings each. A name
+        // already held is that string already (or one not in the snapshot), found in constant time.
         var known = Engine.Cache.Current.Snapshot.Get(st.TypeUrl).Resources;
         foreach (var requested in request.ResourceNames)
         {
+            if (st.Names.TryGetValue(requested, out var held))
+            {
+                names.Add(held);
+                continue;
+            }
             var name = known.TryGetKey(requested, out var shared) ? shared : requested;
             if (name == "*")
             {
                 wildcard = true;
             }
-            else if (names.Add(name) && !st.Names.Contains(name))
+            else if (names.Add(name))
             {
                 added.Add(name);
             }
@@ -161,6 +174,30 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         st.Wildcard = wildcard;
         st.Names = names;
         return added;
+    }
+
+    /// <summary>
+    /// True when <paramref name="requested"/> names exactly the set held. Equal counts with every name held prove
+    /// it only without repeats, which names in strictly ascending order (as Envoy sends them) rule out; other
+    /// orders answer false, and the caller rebuilds the set.
+    /// </summary>
+    private static bool NamesHeld(HashSet<string> held, Google.Protobuf.Collections.RepeatedField<string> requested)
+    {
+        if (requested.Count != held.Count)
+        {
+            return false;
+        }
+        string? previous = null;
+        foreach (var name in requested)
+        {
+            // "*" is never held: a wildcard request is never taken for the names held.
+            if ((previous is not null && string.CompareOrdinal(previous, name) >= 0) || !held.Contains(name))
+            {
+                return false;
+            }
+            previous = name;
+        }
+        return true;
     }
 
     /// <summary>Computes every response due now, in push order (lock held), and records them as sent.</summary>
