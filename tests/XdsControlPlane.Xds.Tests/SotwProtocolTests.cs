@@ -225,6 +225,22 @@ public sealed class SotwProtocolTests
     }
 
     [Fact]
+    public async Task O08_ARouteRemovedAndBackUnchangedIsStillHeld_OnlyTheChangedOneIsSent()
+    {
+        var first = Snap(Cluster("a"), Cluster("b"), Listener("l1", 10000, "a"), Routes("r1", "b"), Routes("r2", "b"));
+        await using var server = await XdsTestServer.StartAsync(first);
+        await using var client = server.Ads();
+        string[] routes = ["r1", "r2"];
+        await client.AckAsync(await client.SubscribeAsync(TypeUrls.Route, routes), routes);
+        var second = Change(first, [], (TypeUrls.Route, "r2"));
+        server.Set(second);
+        await client.ExpectNothingAsync();
+        // r2 comes back as it was (Envoy kept it: omission is not deletion) while r1 changes.
+        server.Set(Change(second, [Routes("r2", "b"), Routes("r1", "a")]));
+        Assert.Equal(["r1"], (await client.NextAsync()).Names());
+    }
+
+    [Fact]
     public async Task O09_ANameNewlyAddedToTheSubscriptionIsSentEvenIfUnchanged()
     {
         await using var server = await XdsTestServer.StartAsync(Base());
@@ -366,6 +382,41 @@ public sealed class SotwProtocolTests
             order.Add((await client.NextAsync()).TypeUrl);
         }
         Assert.Equal([TypeUrls.Cluster, TypeUrls.Endpoint, TypeUrls.Listener, TypeUrls.Route], order);
+    }
+
+    [Fact]
+    public async Task O13_AfterRemovalsOnly_TheNextChangeIsTakenFromTheSnapshot_AndTheRemovedRoutesClusterStaysUntilRoutesAreAcked()
+    {
+        var first = Snap(Cluster("a"), Cluster("b"), Cluster("c"), Listener("l1", 10000, "a"), Routes("r1", "b"), Routes("r2", "c"), Routes("r3", "b"));
+        await using var server = await XdsTestServer.StartAsync(first);
+        await using var client = server.Ads();
+        await client.AckAsync(await client.SubscribeAsync(TypeUrls.Cluster));
+        await client.AckAsync(await client.SubscribeAsync(TypeUrls.Listener));
+        string[] routes = ["r1", "r2", "r3"];
+        await client.AckAsync(await client.SubscribeAsync(TypeUrls.Route, routes), routes);
+        await XdsTestServer.EventuallyAsync(() => server.SingleStream().Types.All(t => t.Status == SyncStatus.Synced), "all ACKed");
+
+        // r2 goes, and c, which only r2 used: nothing is sent (SotW does not signal a removed route; Envoy keeps it).
+        var second = Change(first, [], (TypeUrls.Route, "r2"), (TypeUrls.Cluster, "c"), (TypeUrls.Endpoint, "c"));
+        server.Set(second);
+        await client.ExpectNothingAsync();
+
+        // Then r3 and r1 change, in that order, and so does cluster a.
+        server.Set(Change(second, [Routes("r3", "a"), Routes("r1", "a"), Cluster("a", timeoutSeconds: 9)]));
+        var clusters = await client.NextAsync();
+        Assert.Equal(TypeUrls.Cluster, clusters.TypeUrl);
+        Assert.Equal(["a", "b", "c"], clusters.Names()); // c stays: the client still holds r2, which uses it
+        var changed = await client.NextAsync();
+        Assert.Equal(TypeUrls.Route, changed.TypeUrl);
+        // The snapshot's own list of what changed since the set the stream holds, in its order: the removal did not
+        // leave the stream to compare every route (a comparison lists them sorted).
+        Assert.Equal(["r3", "r1"], changed.Names());
+        await client.AckAsync(clusters);
+        await client.ExpectNothingAsync();
+        await client.AckAsync(changed, routes);
+        var after = await client.NextAsync(); // break: c goes once the routes sent after r2's removal are ACKed
+        Assert.Equal(TypeUrls.Cluster, after.TypeUrl);
+        Assert.Equal(["a", "b"], after.Names());
     }
 
     [Fact]

@@ -31,7 +31,20 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         public HashSet<string> Names = new(StringComparer.Ordinal);
 
         /// <summary>What the client holds after the last response (replaced, never mutated: ACK keeps a reference).</summary>
-        public IReadOnlyDictionary<string, EnvoyResource> Sent = NoResources;
+        public IReadOnlyDictionary<string, EnvoyResource> Sent
+        {
+            get => _sent;
+            set => _sent = ChangesFrom = value;
+        }
+
+        private IReadOnlyDictionary<string, EnvoyResource> _sent = NoResources;
+
+        /// <summary>
+        /// What the next set's changes are taken from: <see cref="Sent"/>, or a later snapshot set that differs from
+        /// it by removals only. SotW does not signal those for these types, so the client keeps what was removed and
+        /// Sent says so (make before break reads it); the later set lets the next change be found in O(changes).
+        /// </summary>
+        public IReadOnlyDictionary<string, EnvoyResource> ChangesFrom = NoResources;
 
         /// <summary>What the client last ACKed.</summary>
         public IReadOnlyDictionary<string, EnvoyResource> AckedSent = NoResources;
@@ -269,19 +282,18 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
             toSend = [.. desired.Values];
         }
-        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available) && ReferenceEquals(st.Sent, available))
+        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available) && ChangedSinceHeld(st, set) is { } changed)
         {
-            return null; // the stream holds this very set
-        }
-        else if (st.Force.Count == 0 && !st.PendingInitial && ReferenceEquals(desired, available) && set.TryGetChangedSince(st.Sent, out var changed))
-        {
-            // The stream holds the whole previous set: what changed is known once for every stream, not found
-            // by comparing thousands of resources per stream.
+            // The stream holds the whole previous set (or this one): what changed is known once for every stream,
+            // not found by comparing thousands of resources per stream.
             if (changed.Count == 0)
             {
-                return null; // only removals: SotW never signals those for these types
+                // Nothing, or only removals: SotW never signals those for these types. The next change is taken
+                // from this set, or every stream would fall back to the comparison below.
+                st.ChangesFrom = available;
+                return null;
             }
-            toSend = [.. changed];
+            toSend = changed;
         }
         else
         {
@@ -359,6 +371,37 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         desired is System.Collections.Immutable.ImmutableSortedDictionary<string, EnvoyResource> shared
             ? shared
             : new Dictionary<string, EnvoyResource>(desired, StringComparer.Ordinal);
+
+    /// <summary>
+    /// What the client lacks of <paramref name="set"/>: empty when nothing changed since the set its changes are taken
+    /// from; null when the set was not derived from that one (then every resource is compared).
+    /// </summary>
+    private static List<EnvoyResource>? ChangedSinceHeld(TypeState st, ResourceSet set)
+    {
+        if (ReferenceEquals(st.ChangesFrom, set.Resources))
+        {
+            return [];
+        }
+        if (!set.TryGetChangedSince(st.ChangesFrom, out var changed))
+        {
+            return null;
+        }
+        if (ReferenceEquals(st.ChangesFrom, st.Sent))
+        {
+            return [.. changed];
+        }
+        // After removals not sent, a resource removed and now back unchanged is still held: not sent again, as the
+        // comparison would find.
+        var lacking = new List<EnvoyResource>(changed.Count);
+        foreach (var resource in changed)
+        {
+            if (!st.Sent.TryGetValue(resource.Name, out var held) || held.Version != resource.Version)
+            {
+                lacking.Add(resource);
+            }
+        }
+        return lacking;
+    }
 
     /// <summary>
     /// The version of a per-stream set (a named subscription, or with clusters retained): the same

@@ -120,6 +120,21 @@ internal static class TestSnapshots
         return snapshot;
     }
 
+    /// <summary>
+    /// A snapshot derived from <paramref name="from"/> as the compiler derives one (<see cref="ResourceSet.With"/>), so each
+    /// set knows what changed since the one before; <paramref name="upserts"/> are added or changed in the order given.
+    /// </summary>
+    public static Snapshot Change(Snapshot from, object[] upserts, params (string TypeUrl, string Name)[] removals)
+    {
+        var resources = Flatten(upserts).Select(m => new EnvoyResource(NameOf(m), m)).ToList();
+        var snapshot = new Snapshot(from.ByType.Values.Select(set => set.With(
+            resources.Where(r => r.TypeUrl == set.TypeUrl),
+            removals.Where(r => r.TypeUrl == set.TypeUrl).Select(r => r.Name))));
+        var problems = SnapshotConsistency.Check(snapshot);
+        Assert.True(problems.Count == 0, string.Join("; ", problems));
+        return snapshot;
+    }
+
     private static IEnumerable<IMessage> Flatten(IEnumerable<object> items)
     {
         foreach (var item in items)
