@@ -28,6 +28,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     private WebApplication _app = null!;
     private GrpcChannel _channel = null!;
     private HttpClient _debug = null!;
+    private string _xdsAddress = null!;
 
     public async Task InitializeAsync()
     {
@@ -47,6 +48,7 @@ public sealed class EndToEndTests : IAsyncLifetime
         await _app.StartAsync();
         var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
         // Kestrel reports the endpoints in the order they were configured: xDS first, then debug.
+        _xdsAddress = addresses[0];
         _channel = GrpcChannel.ForAddress(addresses[0]);
         _debug = new HttpClient { BaseAddress = new Uri(addresses[1]), Timeout = Timeout };
     }
@@ -118,6 +120,28 @@ public sealed class EndToEndTests : IAsyncLifetime
         var syncz = await _debug.GetFromJsonAsync<JsonElement>("/debug/syncz");
         Assert.Contains("SYNCED", syncz.ToString(), StringComparison.Ordinal);
         cts.Cancel();
+    }
+
+    [Theory]
+    [InlineData("/debug/tenants")]
+    [InlineData("/debug/syncz")]
+    [InlineData("/")]
+    public async Task TheDebugViewsAnswerOnlyOnTheDebugListener_WhateverTheHostHeaderSays(string path)
+    {
+        using var xds = new HttpClient { BaseAddress = new Uri(_xdsAddress), Timeout = Timeout };
+        var (xdsAuthority, debugAuthority) = (xds.BaseAddress.Authority, _debug.BaseAddress!.Authority);
+        // The xDS listener is h2c only: the same requests Envoy's connection could carry.
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(xds, path, HttpVersion.Version20, host: null));
+        Assert.Equal(HttpStatusCode.NotFound, await StatusOf(xds, path, HttpVersion.Version20, host: debugAuthority)); // forged
+        Assert.Equal(HttpStatusCode.OK, await StatusOf(_debug, path, HttpVersion.Version11, host: xdsAuthority));
+    }
+
+    private static async Task<HttpStatusCode> StatusOf(HttpClient client, string path, Version version, string? host)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path) { Version = version, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        request.Headers.Host = host;
+        using var response = await client.SendAsync(request);
+        return response.StatusCode;
     }
 
     /// <summary>The tenant's SNI RBAC: inline, or (ECDS) fetched over the same ADS stream by the filter's name, as Envoy does.</summary>

@@ -44,6 +44,13 @@ public sealed class ServerOptionsTests
     {
         var error = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--input", "/tmp/x", "--namspace", "a"]));
         Assert.Contains("--namspace", error.Message, StringComparison.Ordinal);
-        Assert.Empty(ServerOptions.Parse(["--input", "/tmp/x", "--debug-address", "127.0.0.1:0"]).SourceArgs);
+        Assert.Empty(ServerOptions.Parse(["--input", "/tmp/x", "--debug-address", "127.0.0.1:9090"]).SourceArgs);
     }
+
+    [Theory]
+    [InlineData("127.0.0.1:0")]
+    [InlineData(":0")]
+    [InlineData("127.0.0.1")]
+    public void ADebugAddressWithoutAPortIsRefused(string value) =>
+        Assert.Contains("--debug-address", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--debug-address", value])).Message, StringComparison.Ordinal);
 }

@@ -1,3 +1,4 @@
+using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using XdsControlPlane.Compiler.Pipeline;
 using XdsControlPlane.Server.Debug;
@@ -14,11 +15,16 @@ public static class ControlPlaneApp
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        ListenOptions? debugListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Envoy speaks gRPC over cleartext HTTP/2 (h2c): the endpoint must be HTTP/2 only.
             kestrel.Listen(options.ListenAddress, o => o.Protocols = HttpProtocols.Http2);
-            kestrel.Listen(options.DebugAddress, o => o.Protocols = HttpProtocols.Http1);
+            kestrel.Listen(options.DebugAddress, o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                debugListener = o;
+            });
             // Notice half-dead Envoy connections; Envoy pings too (connection_keepalive in the bootstraps).
             kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
             kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
@@ -53,12 +59,19 @@ public static class ControlPlaneApp
 
         var app = builder.Build();
         app.MapXdsServices();
-        // Debug views only on the debug port (loopback by default): they show every tenant's policy.
-        var debug = app.MapGroup("").RequireHost($"*:{options.DebugAddress.Port}");
-        if (options.DebugAddress.Port == 0)
+        // Debug views only on the debug listener (loopback by default): they show every tenant's policy. Told by the
+        // local address the connection arrived on, never by the Host header, which the client writes.
+        app.Use((context, next) =>
         {
-            debug = app.MapGroup("");
-        }
+            if (context.GetEndpoint()?.Metadata.GetMetadata<DebugListenerOnly>() is null
+                || (debugListener?.IPEndPoint is { } bound && ArrivedOn(context.Connection, bound)))
+            {
+                return next(context);
+            }
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return Task.CompletedTask;
+        });
+        var debug = app.MapGroup("").WithMetadata(new DebugListenerOnly());
         debug.MapXdsDebugEndpoints();
         debug.MapTenantDebugEndpoints();
         debug.MapGet("/debug/source", (IServiceProvider sp) => sp.GetService<KubernetesSource>() is { } source
@@ -66,4 +79,15 @@ public static class ControlPlaneApp
             : Results.Json(new { Source = "folder", Folder = sp.GetRequiredService<FolderSource>().Folder }));
         return app;
     }
+
+    /// <summary>
+    /// Whether a connection arrived on the listener bound to <paramref name="bound"/>: once bound, Kestrel holds the
+    /// address actually bound there, so a port 0 (the OS chooses) compares as the port chosen.
+    /// </summary>
+    private static bool ArrivedOn(ConnectionInfo connection, IPEndPoint bound) =>
+        connection.LocalPort == bound.Port
+        && (bound.Address.Equals(IPAddress.Any) || bound.Address.Equals(IPAddress.IPv6Any) || bound.Address.Equals(connection.LocalIpAddress));
+
+    /// <summary>Marks the endpoints served on the debug listener only.</summary>
+    private sealed class DebugListenerOnly;
 }

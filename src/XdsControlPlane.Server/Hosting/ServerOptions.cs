@@ -42,7 +42,7 @@ public sealed record ServerOptions
                     : throw new ArgumentException($"--source must be 'folder' or 'kubernetes', not '{value}'"),
                 "input" => options with { Input = value },
                 "listen-address" => options with { ListenAddress = Endpoint(name, value) },
-                "debug-address" => options with { DebugAddress = Endpoint(name, value) },
+                "debug-address" => options with { DebugAddress = Endpoint(name, value, anyPort: false) },
                 "revocation-delay" => options with { RevocationDelay = Delay(name, value) },
                 _ => options,
             };
@@ -81,11 +81,15 @@ public sealed record ServerOptions
             : throw new ArgumentException($"--{name} '{value}' is not a duration between 0 and 1h (for example 5s, 500ms, 0)");
     }
 
-    private static IPEndPoint Endpoint(string name, string value)
+    /// <param name="anyPort">
+    /// Whether port 0 (the OS chooses) is accepted. Not for the debug listener: its port is what the startup line
+    /// prints and operators go by (tests that want a free port set <see cref="DebugAddress"/> directly).
+    /// </param>
+    private static IPEndPoint Endpoint(string name, string value, bool anyPort = true)
     {
         var text = value.StartsWith(':') ? "0.0.0.0" + value : value;
-        return IPEndPoint.TryParse(text, out var endpoint) && endpoint.Port >= 0
+        return IPEndPoint.TryParse(text, out var endpoint) && (endpoint.Port > 0 || (anyPort && endpoint.Port == 0))
             ? endpoint
-            : throw new ArgumentException($"--{name} '{value}' is not an address:port (for example 127.0.0.1:8001)");
+            : throw new ArgumentException($"--{name} '{value}' is not an address:port{(anyPort ? "" : " with a port above 0")} (for example 127.0.0.1:8001)");
     }
 }
