@@ -18,11 +18,14 @@ public sealed record ApplyOutcome(bool Applied, CompiledSeed? Current, IReadOnly
 /// tenant keeps its own last good model (and so its last good policy) while the others move on; an
 /// inconsistent snapshot is never published. Publishing goes through <paramref name="publish"/>, which checks
 /// consistency (the snapshot cache does, once per snapshot) and returns the problems, empty when published;
-/// on a refusal nothing changes here either.
+/// on a refusal nothing changes here either. <paramref name="time"/> dates drains owed and applies (default: the system clock).
 /// </summary>
-public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>> publish, ILogger<ConfigPipeline> logger)
+public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>> publish, ILogger<ConfigPipeline> logger, TimeProvider? time = null)
 {
     private readonly Lock _gate = new();
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private DateTimeOffset? _drainOwedSince; // under _gate: more than 8 bytes, a read without it could be torn
+    private long _lastAppliedUtcTicks; // 0 until the first apply; one atomic word, read without the lock
     private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
     private CompiledSeed? _current;
     private IReadOnlyList<Diagnostic> _diagnostics = [];
@@ -35,18 +38,27 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     /// How long a narrowing's drain may wait (ECDS delivery). Zero: every narrowing renames its tenant's filter
     /// at once, so each one re-sends LDS to every Envoy. Above zero: the narrower list is served at once under
     /// the old name (new connections refused within a push of one small resource), and the renames owed are
-    /// made together by <see cref="DrainRevocations"/>, which the host calls once they are this old. Live
+    /// made together by <see cref="DrainRevocationsOwedLongerThan"/>, which the host calls with this delay. Live
     /// connections from removed addresses then end within this delay plus Envoy's <c>--drain-time-s</c>.
     /// </summary>
-    public TimeSpan RevocationDelay { get; set; }
+    public TimeSpan RevocationDelay { get; init; }
 
-    /// <summary>Since when a drain has been owed (null when none is).</summary>
-    public DateTimeOffset? DrainOwedSince { get; private set; }
+    /// <summary>Since when a drain has been owed (null when none is), by this pipeline's clock.</summary>
+    public DateTimeOffset? DrainOwedSince
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _drainOwedSince;
+            }
+        }
+    }
 
     /// <summary>Everything wrong with the latest input, including what was rejected.</summary>
     public IReadOnlyList<Diagnostic> Diagnostics => Volatile.Read(ref _diagnostics);
 
-    public DateTimeOffset? LastApplied { get; private set; }
+    public DateTimeOffset? LastApplied => Volatile.Read(ref _lastAppliedUtcTicks) is > 0 and var ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
     public ApplyOutcome Apply(PipelineInput input)
     {
@@ -105,15 +117,33 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     {
         lock (_gate)
         {
-            if (_current is not { OwedRevocations.Count: > 0 } current)
-            {
-                return null;
-            }
-            var watch = Stopwatch.StartNew();
-            var compiled = SeedCompiler.Compile(current.Model, current, _servingLastGood, drainRevocations: true);
-            LogDrained(logger, current.OwedRevocations.Count);
-            return Publish(compiled, [.. _inputDiagnostics], watch);
+            return Drain();
         }
+    }
+
+    /// <summary>
+    /// As <see cref="DrainRevocations"/>, once the oldest drain owed is at least <paramref name="delay"/> old by this
+    /// pipeline's clock: the age is read and the drain made under the one lock that also dates it.
+    /// </summary>
+    /// <returns>Null when nothing was owed that long.</returns>
+    public ApplyOutcome? DrainRevocationsOwedLongerThan(TimeSpan delay)
+    {
+        lock (_gate)
+        {
+            return _drainOwedSince is { } since && _time.GetUtcNow() - since >= delay ? Drain() : null;
+        }
+    }
+
+    private ApplyOutcome? Drain()
+    {
+        if (_current is not { OwedRevocations.Count: > 0 } current)
+        {
+            return null;
+        }
+        var watch = Stopwatch.StartNew();
+        var compiled = SeedCompiler.Compile(current.Model, current, _servingLastGood, drainRevocations: true);
+        LogDrained(logger, current.OwedRevocations.Count);
+        return Publish(compiled, [.. _inputDiagnostics], watch);
     }
 
     private ApplyOutcome Publish(CompiledSeed compiled, List<Diagnostic> diagnostics, Stopwatch watch)
@@ -125,10 +155,11 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
             diagnostics.AddRange(problems.Select(p => new Diagnostic(DiagnosticSeverity.Error, "InconsistentSnapshot", "snapshot", "", p)));
             return Reject(diagnostics, watch, $"the compiled snapshot was refused: {problems[0]}");
         }
-        DrainOwedSince = compiled.OwedRevocations.Count == 0 ? null : DrainOwedSince ?? DateTimeOffset.UtcNow;
+        var now = _time.GetUtcNow();
+        _drainOwedSince = compiled.OwedRevocations.Count == 0 ? null : _drainOwedSince ?? now;
         Volatile.Write(ref _current, compiled);
         Volatile.Write(ref _diagnostics, diagnostics);
-        LastApplied = DateTimeOffset.UtcNow;
+        Volatile.Write(ref _lastAppliedUtcTicks, now.UtcTicks);
         LogApplied(logger, compiled.Snapshot.Version, compiled.Model.Tenants.Count, compiled.RecompiledTenants, watch.Elapsed.TotalMilliseconds);
         return new ApplyOutcome(true, compiled, diagnostics, watch.Elapsed, null);
     }

@@ -34,7 +34,7 @@ public static class ControlPlaneApp
         {
             var cache = sp.GetRequiredService<SnapshotCache>();
             return new ConfigPipeline(snapshot => cache.TrySetSnapshot(snapshot, out var problems) ? [] : problems,
-                sp.GetRequiredService<ILogger<ConfigPipeline>>())
+                sp.GetRequiredService<ILogger<ConfigPipeline>>(), sp.GetRequiredService<TimeProvider>())
             {
                 RevocationDelay = options.RevocationDelay,
             };

@@ -19,10 +19,9 @@ public sealed class RevocationDrainer(ConfigPipeline pipeline, TimeProvider time
         using var timer = new PeriodicTimer(tick, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            if (pipeline.DrainOwedSince is { } since && time.GetUtcNow() - since >= pipeline.RevocationDelay)
-            {
-                pipeline.DrainRevocations();
-            }
+            // The pipeline dates drains with its own clock and reads the age under its lock (the host gives it this
+            // same TimeProvider).
+            pipeline.DrainRevocationsOwedLongerThan(pipeline.RevocationDelay);
         }
     }
 }
