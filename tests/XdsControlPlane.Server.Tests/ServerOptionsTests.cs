@@ -28,6 +28,9 @@ public sealed class ServerOptionsTests
     [InlineData("500ms", 500)]
     [InlineData("10s", 10_000)]
     [InlineData("2m", 120_000)]
+    [InlineData("1h", 3_600_000)]
+    [InlineData("1.5s", 1_500)]
+    [InlineData("90", 90_000)]
     public void RevocationDelayIsADuration(string? value, int milliseconds)
     {
         var options = ServerOptions.Parse(value is null ? [] : ["--revocation-delay", value]);
@@ -38,6 +41,16 @@ public sealed class ServerOptionsTests
     [Fact]
     public void ABadRevocationDelayIsRefused() =>
         Assert.Contains("revocation-delay", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--revocation-delay", "soon"])).Message, StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("61m")]
+    [InlineData("3601")]
+    [InlineData("-1s")]
+    [InlineData("1e300s")]
+    [InlineData("Infinity")]
+    [InlineData("5 minutes")]
+    public void ARevocationDelayOutsideZeroToOneHourIsRefused(string value) =>
+        Assert.Contains("--revocation-delay", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--revocation-delay", value])).Message, StringComparison.Ordinal);
 
     [Fact]
     public void AFlagNobodyOwnsIsRefusedInFolderMode()

@@ -1,4 +1,5 @@
 using System.Net;
+using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Hosting;
 
@@ -69,17 +70,11 @@ public sealed record ServerOptions
         return i + 1 < args.Length && !args[i + 1].StartsWith('-') ? (arg, args[++i]) : (arg, "true");
     }
 
-    private static TimeSpan Delay(string name, string value)
-    {
-        var (number, unit) = value.EndsWith("ms", StringComparison.Ordinal) ? (value[..^2], 0.001)
-            : value.EndsWith('s') ? (value[..^1], 1.0)
-            : value.EndsWith('m') ? (value[..^1], 60.0)
-            : (value, 1.0);
-        return double.TryParse(number, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var amount)
-            && amount >= 0 && amount * unit <= 3600
-            ? TimeSpan.FromSeconds(amount * unit)
+    /// <summary>A duration as envoy-manager's flags take them (the Kubernetes source's reader), from 0 to 1h.</summary>
+    private static TimeSpan Delay(string name, string value) =>
+        KubernetesSourceOptions.TryParseDuration(value, out var delay) && delay <= TimeSpan.FromHours(1)
+            ? delay
             : throw new ArgumentException($"--{name} '{value}' is not a duration between 0 and 1h (for example 5s, 500ms, 0)");
-    }
 
     /// <param name="anyPort">
     /// Whether port 0 (the OS chooses) is accepted. Not for the debug listener: its port is what the startup line

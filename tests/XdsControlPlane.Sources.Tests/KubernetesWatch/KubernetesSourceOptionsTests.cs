@@ -45,6 +45,8 @@ public sealed class KubernetesSourceOptionsTests
     [InlineData("-no-such-flag=1")]
     [InlineData("-watchdog-timeout=soon")]
     [InlineData("-debounce=5s")] // longer than the max delay
+    [InlineData("-watchdog-timeout=1e300s")] // beyond TimeSpan: refused, not an OverflowException
+    [InlineData("-watch-timeout=Infinity")]
     [InlineData("-namespace")]
     public void BadFlags_AreRefused(string arg) =>
         Assert.Throws<FormatException>(() => KubernetesSourceOptions.Parse([arg]));

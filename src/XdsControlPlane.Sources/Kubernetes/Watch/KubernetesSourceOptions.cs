@@ -174,8 +174,14 @@ public sealed record KubernetesSourceOptions
             ? port
             : throw new FormatException($"-{name}: '{value}' is not a port number");
 
-    /// <summary>Go-style durations as envoy-manager takes them ("90s", "5m", "250ms"), or plain seconds.</summary>
-    private static TimeSpan Duration(string name, string value)
+    private static TimeSpan Duration(string name, string value) =>
+        TryParseDuration(value, out var duration) ? duration : throw new FormatException($"-{name}: '{value}' is not a duration (e.g. 90s, 5m, 250ms)");
+
+    /// <summary>
+    /// Go-style durations as envoy-manager takes them ("90s", "5m", "250ms", "1h"), or plain seconds. False for anything
+    /// else, a negative duration, or one too long for a <see cref="TimeSpan"/>. The host reads its own durations with it too.
+    /// </summary>
+    public static bool TryParseDuration(string value, out TimeSpan duration)
     {
         (string Suffix, double Scale)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
         foreach (var (suffix, scale) in units)
@@ -183,11 +189,19 @@ public sealed record KubernetesSourceOptions
             if (value.EndsWith(suffix, StringComparison.Ordinal) &&
                 double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
             {
-                return TimeSpan.FromMilliseconds(n * scale);
+                // TimeSpan throws beyond its range (and for infinity): that is a bad value, not a crash.
+                var fits = n * scale < TimeSpan.MaxValue.TotalMilliseconds;
+                duration = fits ? TimeSpan.FromMilliseconds(n * scale) : default;
+                return fits;
             }
         }
-        return double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0
-            ? TimeSpan.FromSeconds(seconds)
-            : throw new FormatException($"-{name}: '{value}' is not a duration (e.g. 90s, 5m, 250ms)");
+        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0
+            && seconds < TimeSpan.MaxValue.TotalSeconds)
+        {
+            duration = TimeSpan.FromSeconds(seconds);
+            return true;
+        }
+        duration = default;
+        return false;
     }
 }
