@@ -30,6 +30,9 @@ public sealed class EndToEndTests : IAsyncLifetime
     private HttpClient _debug = null!;
     private string _xdsAddress = null!;
 
+    /// <summary>The last response of each type on this test's stream (its nonce and version go in a subscription change).</summary>
+    private readonly Dictionary<string, DiscoveryResponse> _lastSeen = new(StringComparer.Ordinal);
+
     public async Task InitializeAsync()
     {
         var example = Path.Combine(AppContext.BaseDirectory, "../../../../../envoy-config/examples/aws-seed");
@@ -145,7 +148,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     /// <summary>The tenant's SNI RBAC: inline, or (ECDS) fetched over the same ADS stream by the filter's name, as Envoy does.</summary>
-    private static async Task<NetworkRbac> SniRbac(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse listeners, CancellationToken token)
+    private async Task<NetworkRbac> SniRbac(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse listeners, CancellationToken token)
     {
         var listener = listeners.Resources.Select(r => r.Unpack<Listener>()).Single(l => l.Name == "sni_listener");
         var chain = listener.FilterChains.Single(c => c.FilterChainMatch.ServerNames.Contains(Hostname));
@@ -156,7 +159,7 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
         Assert.Contains("type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC", filter.ConfigDiscovery.TypeUrls);
         // A subscription change carries the latest nonce and version of its type, as Envoy's does.
-        LastSeen.TryGetValue(Compiler.Snapshots.TypeUrls.ExtensionConfig, out var seen);
+        _lastSeen.TryGetValue(Compiler.Snapshots.TypeUrls.ExtensionConfig, out var seen);
         await stream.RequestStream.WriteAsync(new DiscoveryRequest
         {
             TypeUrl = Compiler.Snapshots.TypeUrls.ExtensionConfig,
@@ -177,7 +180,7 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     /// <summary>The next response of <paramref name="typeUrl"/>, acknowledging any other type that comes first (as Envoy would).</summary>
-    private static async Task<DiscoveryResponse> NextOfType(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, string typeUrl, CancellationToken token,
+    private async Task<DiscoveryResponse> NextOfType(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, string typeUrl, CancellationToken token,
         string? refuse = null)
     {
         while (true)
@@ -192,14 +195,12 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DiscoveryResponse> LastSeen = new();
-
-    private static async Task<DiscoveryResponse> Next(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, CancellationToken token)
+    private async Task<DiscoveryResponse> Next(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, CancellationToken token)
     {
         var move = stream.ResponseStream.MoveNext(token);
         var done = await Task.WhenAny(move, Task.Delay(Timeout, token));
         Assert.True(done == move && await move, "no response from the server in time");
-        LastSeen[stream.ResponseStream.Current.TypeUrl] = stream.ResponseStream.Current;
+        _lastSeen[stream.ResponseStream.Current.TypeUrl] = stream.ResponseStream.Current;
         return stream.ResponseStream.Current;
     }
 
