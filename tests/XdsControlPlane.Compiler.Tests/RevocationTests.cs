@@ -376,10 +376,10 @@ public sealed class RevocationTests
         Snapshot Replace(string typeUrl, IEnumerable<EnvoyResource> upserts, IEnumerable<string> removals) =>
             new(accepted.ByType.Values.Where(s => s.TypeUrl != typeUrl).Append(accepted.Get(typeUrl).With(upserts, removals)));
         var listeners = accepted.Get(TypeUrls.Listener).Resources;
-        var usedCluster = ClusterReferences.Of(listeners.Values.First(l => ClusterReferences.Of(l).Count > 0))[0];
+        var usedCluster = ResourceReferences.Of(listeners.Values.First(l => ResourceReferences.Of(l).Clusters.Count > 0)).Clusters[0];
         var extension = accepted.Get(TypeUrls.ExtensionConfig).Resources.Keys.First();
         var route = accepted.Get(TypeUrls.Route).Resources.Keys.First();
-        var edsCluster = accepted.Get(TypeUrls.Cluster).Resources.Values.First(c => ClusterReferences.EdsServiceName(c) is not null);
+        var edsCluster = accepted.Get(TypeUrls.Cluster).Resources.Values.First(c => ResourceReferences.Of(c).EdsServiceName is not null);
         var wrongType = new Envoy.Config.Core.V3.TypedExtensionConfig
         {
             Name = extension,
@@ -392,7 +392,7 @@ public sealed class RevocationTests
         var broken = new Dictionary<string, Snapshot>
         {
             ["cluster removed"] = Replace(TypeUrls.Cluster, [], [usedCluster]),
-            ["endpoints removed"] = Replace(TypeUrls.Endpoint, [], [ClusterReferences.EdsServiceName(edsCluster)!]),
+            ["endpoints removed"] = Replace(TypeUrls.Endpoint, [], [ResourceReferences.Of(edsCluster).EdsServiceName!]),
             ["route removed"] = Replace(TypeUrls.Route, [], [route]),
             ["extension removed"] = Replace(TypeUrls.ExtensionConfig, [], [extension]),
             ["extension mistyped"] = Replace(TypeUrls.ExtensionConfig, [new EnvoyResource(extension, wrongType)], []),

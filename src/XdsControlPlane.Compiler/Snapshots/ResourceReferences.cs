@@ -185,12 +185,3 @@ public sealed class ResourceReferences
         }
     }
 }
-
-/// <summary>Which clusters a listener or route configuration uses, and which EDS name a cluster reads (cached per resource).</summary>
-public static class ClusterReferences
-{
-    public static IReadOnlyList<string> Of(EnvoyResource resource) => ResourceReferences.Of(resource).Clusters;
-
-    /// <summary>The ClusterLoadAssignment name an EDS cluster subscribes to, or null for other clusters.</summary>
-    public static string? EdsServiceName(EnvoyResource cluster) => ResourceReferences.Of(cluster).EdsServiceName;
-}

@@ -440,7 +440,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
             foreach (var held in ReferenceEquals(holder.Sent, holder.AckedSent) ? holder.Sent.Values : holder.Sent.Values.Concat(holder.AckedSent.Values))
             {
-                foreach (var clusterName in ClusterReferences.Of(held))
+                foreach (var clusterName in ResourceReferences.Of(held).Clusters)
                 {
                     if (!desired.ContainsKey(clusterName) && cds.Sent.TryGetValue(clusterName, out var old))
                     {
@@ -472,7 +472,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             {
                 continue;
             }
-            if (ClusterReferences.EdsServiceName(cluster) is { } edsName)
+            if (ResourceReferences.Of(cluster).EdsServiceName is { } edsName)
             {
                 (names ??= []).Add(edsName);
             }
