@@ -54,6 +54,10 @@ public sealed class EndToEndTests : IAsyncLifetime
         _xdsAddress = addresses[0];
         _channel = GrpcChannel.ForAddress(addresses[0]);
         _debug = new HttpClient { BaseAddress = new Uri(addresses[1]), Timeout = Timeout };
+        // The folder is read by a hosted service after start: the views answer 503 until its first snapshot is
+        // applied, so every test starts from a served snapshot instead of racing the first compile.
+        var pipeline = _app.Services.GetRequiredService<Compiler.Pipeline.ConfigPipeline>();
+        await Eventually(() => Task.FromResult<object?>(pipeline.Current));
     }
 
     public async Task DisposeAsync()
