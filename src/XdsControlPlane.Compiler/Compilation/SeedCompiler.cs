@@ -76,7 +76,7 @@ public sealed class CompiledSeed
 /// <summary>
 /// Model → snapshot. Pure and deterministic; given the previous result it recompiles only the tenants
 /// whose input changed and patches the previous resource sets, so one tenant's change costs O(that tenant)
-/// plus a pass over references for the two shared listeners.
+/// plus a pass over references for the SNI listener.
 /// </summary>
 public static class SeedCompiler
 {
