@@ -63,7 +63,7 @@ public sealed class ResourceReferences
     // read once in its life, whichever listener asks.
     private static readonly ConditionalWeakTable<object, ResourceReferences> PartCache = new();
 
-    /// <summary>The references of one part of a shared listener (a chain, a scope), read once per part with <paramref name="read"/>.</summary>
+    /// <summary>The references of one part of a shared listener (a chain of the SNI listener), read once per part with <paramref name="read"/>.</summary>
     public static ResourceReferences OfPart<T>(HashedPart<T> part, Func<T, ResourceReferences> read)
         where T : IMessage<T>, new() => PartCache.GetValue(part, _ => read(part.Message));
 
