@@ -104,6 +104,12 @@ public sealed class ConnectionsTests
         {
             Assert.All(listedProxies, AssertEnvoyManagersTcpProxy);
         }
+
+        // A NodePort tenant without a list: its NodePort listeners' tcp_proxy is envoy-manager's too.
+        var openNodePort = SeedCompiler.Compile(WithRanges(Model(s => s with { RbacDelivery = delivery }), NodePort));
+        Assert.NotEmpty(openNodePort.Tenants[NodePort].NodePortListeners);
+        Assert.NotEmpty(TcpProxies(openNodePort, NodePort));
+        Assert.All(TcpProxies(openNodePort, NodePort), AssertEnvoyManagersTcpProxy);
     }
 
     [Fact]
