@@ -49,7 +49,7 @@ public static class XdsServerExtensions
         return services;
     }
 
-    /// <summary>Maps ADS, the per-type discovery services (LDS, CDS, EDS, RDS, ECDS) and CSDS.</summary>
+    /// <summary>Maps ADS, the per-type discovery services (LDS, CDS, EDS, RDS, SRDS, ECDS) and CSDS.</summary>
     public static IEndpointRouteBuilder MapXdsServices(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<AdsService>();
@@ -57,6 +57,7 @@ public static class XdsServerExtensions
         endpoints.MapGrpcService<CdsService>();
         endpoints.MapGrpcService<EdsService>();
         endpoints.MapGrpcService<RdsService>();
+        endpoints.MapGrpcService<SrdsService>();
         endpoints.MapGrpcService<EcdsService>();
         endpoints.MapGrpcService<CsdsService>();
         return endpoints;

@@ -86,13 +86,25 @@ public sealed class DeterminismAndIncrementalTests
         Assert.Equal(fromWhole.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener),
             fromParts.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener));
         Assert.NotEmpty(fromParts.Clusters);
-        // The tunneling listener's references come from its scopes, likewise.
+        // The tunneling listener holds no scope (they come by SRDS): it is the seed's alone, and each scope,
+        // written field by field, is byte-identical to the message and names its namespace's route configuration.
         var tunneling = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.TunnelingListener];
-        var scopesRead = ResourceReferences.Of(tunneling);
-        var wholeRead = ResourceReferences.Of(new EnvoyResource("read-whole", tunneling.Message));
-        Assert.NotEmpty(scopesRead.RouteConfigs);
-        Assert.Equal(wholeRead.RouteConfigs, scopesRead.RouteConfigs);
-        Assert.Equal(wholeRead.Clusters, scopesRead.Clusters);
+        Assert.True(SharedListeners.TunnelingListener(compiled.Model.Seed).ToByteString().Equals(tunneling.Bytes));
+        Assert.Empty(ResourceReferences.Of(tunneling).RouteConfigs);
+        var scopes = compiled.Snapshot.Get(TypeUrls.ScopedRoute).Resources;
+        Assert.NotEmpty(scopes);
+        foreach (var (name, scope) in scopes)
+        {
+            var ns = name[(EnvoyNames.TunnelingRoute.Length + 1)..];
+            var expected = new Envoy.Config.Route.V3.ScopedRouteConfiguration
+            {
+                Name = name,
+                RouteConfigurationName = EnvoyNames.TunnelingRouteFor(ns),
+                Key = new() { Fragments = { new Envoy.Config.Route.V3.ScopedRouteConfiguration.Types.Key.Types.Fragment { StringKey = ns } } },
+            };
+            Assert.True(expected.ToByteString().Equals(scope.Bytes), name);
+            Assert.Equal([(name, EnvoyNames.TunnelingRouteFor(ns))], ResourceReferences.Of(scope).RouteConfigs);
+        }
     }
 
     [Fact]

@@ -140,12 +140,14 @@ public static class SharedListeners
     /// <summary>
     /// The tunneling listener: one HCM for every tenant's CONNECT traffic, routing by scope. The scope key is
     /// the second label of the CONNECT authority (<c>&lt;svc&gt;.cluster-&lt;id&gt;.svc.cluster.local:&lt;port&gt;</c>),
-    /// the tenant's namespace; each scope names that tenant's own RouteConfiguration, fetched by RDS. So one
-    /// tenant's allowlist change re-sends its own small RouteConfiguration, not one holding every tenant's
-    /// virtual hosts, and the scopes here change only when tenants come or go. (With no scopes: the shell its
-    /// version is computed from.)
+    /// the tenant's namespace; each scope names that tenant's own RouteConfiguration, fetched by RDS. The scopes
+    /// themselves are <c>ScopedRouteConfiguration</c> resources fetched by SRDS (every scope of the seed's config
+    /// source: Envoy subscribes as a wildcard), not a list in the listener: tenants coming and going change the
+    /// SRDS set and never this listener, so Envoy never drains its only filter chain (every tenant's tunnels)
+    /// for them. One tenant's allowlist change re-sends its own small RouteConfiguration. The listener depends
+    /// on the seed alone.
     /// </summary>
-    public static Listener TunnelingListener(SeedSettings seed, IEnumerable<HashedPart<ScopedRouteConfiguration>> scopes)
+    public static Listener TunnelingListener(SeedSettings seed)
     {
         var scoped = new ScopedRoutes
         {
@@ -166,9 +168,8 @@ public static class SharedListeners
                 },
             },
             RdsConfigSource = TenantCompiler.ConfigSourceFor(seed),
-            ScopedRouteConfigurationsList = new ScopedRouteConfigurationsList(),
+            ScopedRds = new ScopedRds { ScopedRdsConfigSource = TenantCompiler.ConfigSourceFor(seed) },
         };
-        scoped.ScopedRouteConfigurationsList.ScopedRouteConfigurations.AddRange(scopes.Select(s => s.Message));
         var hcm = new HttpConnectionManager
         {
             CodecType = HttpConnectionManager.Types.CodecType.Auto,

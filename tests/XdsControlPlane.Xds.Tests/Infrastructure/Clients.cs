@@ -155,6 +155,9 @@ internal sealed class SotwClient : XdsClient<DiscoveryRequest, DiscoveryResponse
     public static SotwClient Rds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new RouteDiscoveryService.RouteDiscoveryServiceClient(channel).StreamRoutes(cancellationToken: ct), nodeId);
 
+    public static SotwClient Srds(GrpcChannel channel, string nodeId = "envoy-1") =>
+        new(ct => new ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceClient(channel).StreamScopedRoutes(cancellationToken: ct), nodeId);
+
     public static SotwClient Ecds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new ExtensionConfigDiscoveryService.ExtensionConfigDiscoveryServiceClient(channel).StreamExtensionConfigs(cancellationToken: ct), nodeId);
 
@@ -192,6 +195,9 @@ internal sealed class DeltaClient : XdsClient<DeltaDiscoveryRequest, DeltaDiscov
     public static DeltaClient Ads(GrpcChannel channel, string nodeId) =>
         new(ct => new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel).DeltaAggregatedResources(cancellationToken: ct), nodeId);
 
+    public static DeltaClient Srds(GrpcChannel channel, string nodeId = "envoy-1") =>
+        new(ct => new ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceClient(channel).DeltaScopedRoutes(cancellationToken: ct), nodeId);
+
     public static DeltaClient Cds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new ClusterDiscoveryService.ClusterDiscoveryServiceClient(channel).DeltaClusters(cancellationToken: ct), nodeId);
 
@@ -225,6 +231,7 @@ internal static class ResponseExtensions
             Compiler.Snapshots.TypeUrls.Endpoint => any.Unpack<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>().ClusterName,
             Compiler.Snapshots.TypeUrls.Listener => any.Unpack<Envoy.Config.Listener.V3.Listener>().Name,
             Compiler.Snapshots.TypeUrls.Route => any.Unpack<Envoy.Config.Route.V3.RouteConfiguration>().Name,
+            Compiler.Snapshots.TypeUrls.ScopedRoute => any.Unpack<Envoy.Config.Route.V3.ScopedRouteConfiguration>().Name,
             Compiler.Snapshots.TypeUrls.ExtensionConfig => any.Unpack<TypedExtensionConfig>().Name,
             _ => throw new InvalidOperationException(any.TypeUrl),
         })];
