@@ -48,7 +48,7 @@ public sealed class AuthenticationTests : IDisposable
         using var channel = _certs.Channel(server.Address, _certs.UntrustedClient);
         await using var client = SotwClient.Ads(channel, "envoy-1");
         var error = await SendExpectingErrorAsync(client);
-        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        AssertRefusedByTheTransport(error);
         await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.TlsHandshake) >= 1, "the handshake counted as refused");
         Assert.Contains(logs.Lines, l => l.EventName == "TlsHandshakeRefused" && l.Message.Contains("not accepted", StringComparison.Ordinal));
         Assert.Empty(server.Engine.Connected());
@@ -62,7 +62,7 @@ public sealed class AuthenticationTests : IDisposable
         using var channel = _certs.Channel(server.Address, clientCertificate: null);
         await using var client = SotwClient.Ads(channel, "envoy-1");
         var error = await SendExpectingErrorAsync(client);
-        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        AssertRefusedByTheTransport(error);
         await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.TlsHandshake) >= 1, "the handshake counted as refused");
         Assert.Contains(logs.Lines, l => l.EventName == "TlsHandshakeRefused" && l.Message.Contains("no client certificate", StringComparison.Ordinal));
         Assert.Empty(server.Engine.Connected());
@@ -87,7 +87,7 @@ public sealed class AuthenticationTests : IDisposable
         var refused = await Assert.ThrowsAsync<RpcException>(() =>
             new ClientStatusDiscoveryService.ClientStatusDiscoveryServiceClient(anonymous)
                 .FetchClientStatusAsync(new ClientStatusRequest(), deadline: DateTime.UtcNow.AddSeconds(10)).ResponseAsync);
-        Assert.True(refused.StatusCode is StatusCode.Unavailable or StatusCode.Internal, refused.ToString());
+        AssertRefusedByTheTransport(refused);
         await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.TlsHandshake) >= 1, "the handshake counted as refused");
 
         using var trusted = _certs.Channel(server.Address, _certs.Client);
@@ -239,6 +239,14 @@ public sealed class AuthenticationTests : IDisposable
         Assert.Equal(["a"], (await ok.SubscribeAsync(TypeUrls.Cluster)).Names());
         Assert.Equal(_certs.Server.Thumbprint, presented?.Thumbprint);
     }
+
+    /// <summary>
+    /// A call refused below gRPC: UNAVAILABLE when the client learns it while connecting, INTERNAL when it learns it
+    /// reading (TLS 1.3: the client's handshake is done before the server has checked its certificate, and the
+    /// server's alert arrives with the first read). Which one is timing; that the server refused is asserted apart.
+    /// </summary>
+    private static void AssertRefusedByTheTransport(RpcException error) =>
+        Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, error.ToString());
 
     /// <summary>Sends the first request and returns the status the call ends with (a refused handshake fails either).</summary>
     private static async Task<RpcException> SendExpectingErrorAsync(SotwClient client)

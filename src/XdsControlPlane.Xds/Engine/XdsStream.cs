@@ -267,10 +267,16 @@ internal abstract class XdsStream
         {
             await write.WaitAsync(Engine.Options.WriteTimeout, Engine.Time, ct);
         }
+        catch (OperationCanceledException)
+        {
+            // The stream ends (client gone, or the reader failed); the write fails with it: observe its end.
+            Observe(write);
+            throw;
+        }
         catch (TimeoutException)
         {
             // The write stays pending until the reset below completes it: observe its end, it is no news.
-            _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+            Observe(write);
             Engine.Metrics.Refused(XdsRefusal.WriteTimeout);
             Engine.Metrics.InvalidRequest();
             XdsLog.WriteTimedOut(Engine.Logger, Kind, Id, Node.Id, Engine.Options.WriteTimeout.TotalSeconds);
@@ -280,11 +286,18 @@ internal abstract class XdsStream
         }
     }
 
+    private static void Observe(Task write) =>
+        _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
     /// <summary>Resets the HTTP/2 stream with ENHANCE_YOUR_CALM, or aborts the request where that is not available.</summary>
     private static void Reset(ServerCallContext context)
     {
         const int EnhanceYourCalm = 0xB;
-        var http = context.GetHttpContext();
+        if (!TryGetHttpContext(context, out var http))
+        {
+            // Not served by ASP.NET Core (an in-process host): ending the call is all there is.
+            return;
+        }
         if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>() is { } reset)
         {
             reset.Reset(EnhanceYourCalm);
@@ -292,6 +305,20 @@ internal abstract class XdsStream
         else
         {
             http.Abort();
+        }
+    }
+
+    private static bool TryGetHttpContext(ServerCallContext context, out Microsoft.AspNetCore.Http.HttpContext http)
+    {
+        try
+        {
+            http = context.GetHttpContext();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            http = null!;
+            return false;
         }
     }
 
