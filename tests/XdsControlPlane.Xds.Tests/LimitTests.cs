@@ -99,6 +99,9 @@ public sealed class LimitTests
     public async Task SubscribedNameBytes_AddedUpOverManyDeltaRequests_AreResourceExhausted()
     {
         await using var server = await XdsTestServer.StartAsync(Base(), o => o.MaxSubscribedNameBytesPerType = 10_000);
+        var (channel, good) = await WellBehavedAsync(server);
+        using var _ = channel;
+        await using var __ = good;
         await using var client = server.DeltaAds("envoy-delta");
         var names = Names(120, 100);
         await client.RequestAsync(TypeUrls.Endpoint, names[..60]);
@@ -107,18 +110,22 @@ public sealed class LimitTests
         await client.RequestAsync(TypeUrls.Endpoint, names[60..], names[..60], nonce: first.Nonce);
         await client.RequestAsync(TypeUrls.Cluster);
         // Requests are applied in order: once the cluster request shows, the swap before it was taken.
-        await XdsTestServer.EventuallyAsync(() => server.Engine.Connected().Any(s => s.Types.Any(t => t.TypeUrl == TypeUrls.Cluster)),
+        await XdsTestServer.EventuallyAsync(() => server.Engine.Connected().Any(s => s.NodeId == "envoy-delta" && s.Types.Any(t => t.TypeUrl == TypeUrls.Cluster)),
             "the swap and the cluster request applied");
         Assert.Equal(0, server.Engine.Metrics.RefusedCount(XdsRefusal.SubscriptionBytes));
         await client.RequestAsync(TypeUrls.Endpoint, names[..60]);
         Assert.Equal(StatusCode.ResourceExhausted, (await client.ExpectErrorAsync()).StatusCode);
         Assert.Equal(1, server.Engine.Metrics.RefusedCount(XdsRefusal.SubscriptionBytes));
+        await StillPushedAsync(server, good);
     }
 
     [Fact]
     public async Task SubscribedNameCount_OverTheLimit_IsResourceExhausted_AndCounted()
     {
         await using var server = await XdsTestServer.StartAsync(Base(), o => o.MaxSubscribedNamesPerType = 100);
+        var (channel, good) = await WellBehavedAsync(server);
+        using var _ = channel;
+        await using var __ = good;
         await using var client = server.DeltaAds("envoy-count");
         var names = Names(101, 20);
         await client.RequestAsync(TypeUrls.Endpoint, names[..50]);
@@ -126,6 +133,7 @@ public sealed class LimitTests
         await client.RequestAsync(TypeUrls.Endpoint, names[50..]);
         Assert.Equal(StatusCode.ResourceExhausted, (await client.ExpectErrorAsync()).StatusCode);
         Assert.Equal(1, server.Engine.Metrics.RefusedCount(XdsRefusal.SubscriptionNames));
+        await StillPushedAsync(server, good);
     }
 
     [Fact]
@@ -211,7 +219,7 @@ public sealed class LimitTests
         // Well over the client's 64 KiB stream window: the write cannot finish while the client does not read.
         var big = Snap([.. Enumerable.Range(0, 1_500).SelectMany(i => Cluster($"cluster-{i:D4}-{new string('x', 150)}"))]);
         var logs = new RecordingLogs();
-        await using var server = await XdsTestServer.StartAsync(big, o => o.WriteTimeout = TimeSpan.FromSeconds(1), logs: logs);
+        await using var server = await XdsTestServer.StartAsync(big, o => o.WriteTimeout = TimeSpan.FromSeconds(2), logs: logs);
         using var goodChannel = GrpcChannel.ForAddress(server.Address, new GrpcChannelOptions { MaxReceiveMessageSize = null });
         await using var good = SotwClient.Ads(goodChannel, "envoy-good");
         var initial = await good.SubscribeAsync(TypeUrls.Cluster);
@@ -226,7 +234,8 @@ public sealed class LimitTests
         var subscribe = new DiscoveryRequest { TypeUrl = TypeUrls.Cluster, Node = new Envoy.Config.Core.V3.Node { Id = "envoy-stuck" } };
         await stuck.RequestStream.WriteAsync(subscribe).WaitAsync(Waits.Response);
         // Never read: the response stays in flight until the deadline resets the stream.
-        await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.WriteTimeout) == 1, "the write deadline passed");
+        await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.WriteTimeout) == 1, "the write deadline passed",
+            within: TimeSpan.FromSeconds(20));
         await XdsTestServer.EventuallyAsync(() => server.Engine.Connected().All(s => s.NodeId != "envoy-stuck"), "the stuck stream released");
         Assert.Equal(1, logs.Count("WriteTimedOut"));
 

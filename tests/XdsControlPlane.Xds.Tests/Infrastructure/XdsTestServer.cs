@@ -73,10 +73,10 @@ internal sealed class XdsTestServer : IAsyncDisposable
 
     public DeltaClient DeltaAds(string nodeId = "envoy-1") => DeltaClient.Ads(Channel, nodeId);
 
-    /// <summary>Polls until <paramref name="condition"/> holds (5 s at most): for server-side state that settles asynchronously.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    /// <summary>Polls until <paramref name="condition"/> holds (5 s at most, or <paramref name="within"/>): for server-side state that settles asynchronously.</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(5));
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
