@@ -18,7 +18,8 @@ catch (Exception e) when (e is ArgumentException or FormatException)
 }
 
 var app = ControlPlaneApp.Build(options, kubernetesOptions);
-app.Logger.LogInformation("xDS on {Xds} (h2c), debug on http://{Debug}/, source {Source}", options.ListenAddress, options.DebugAddress,
+app.Logger.LogInformation("xDS on {Xds} ({Transport}), debug on http://{Debug}/, source {Source}", options.ListenAddress,
+    options.XdsTls is null ? "h2c" : "mutual TLS", options.DebugAddress,
     kubernetesOptions is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
 await app.RunAsync();
 return Environment.ExitCode;

@@ -40,12 +40,10 @@ public static class XdsServerExtensions
             sp.GetService<Microsoft.Extensions.Options.IOptions<XdsServerOptions>>(),
             sp.GetService<Microsoft.Extensions.Logging.ILogger<XdsEngine>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IXdsStatus>(sp => sp.GetRequiredService<XdsEngine>());
-        services.AddGrpc(o =>
-        {
-            // Envoy sends large NACK messages and large subscription lists; replies can be big snapshots.
-            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
-            o.MaxSendMessageSize = 64 * 1024 * 1024;
-        });
+        // Replies can be big snapshots; requests are bounded by XdsServerOptions.MaxRequestBytes (RESOURCE_EXHAUSTED beyond).
+        services.AddGrpc(o => o.MaxSendMessageSize = 64 * 1024 * 1024);
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<XdsServerOptions>>((grpc, xds) => grpc.MaxReceiveMessageSize = xds.Value.MaxRequestBytes);
         return services;
     }
 

@@ -1,5 +1,6 @@
 using System.Net;
 using XdsControlPlane.Sources.Kubernetes.Watch;
+using XdsControlPlane.Xds.Transport;
 
 namespace XdsControlPlane.Server.Hosting;
 
@@ -11,7 +12,10 @@ public sealed record ServerOptions
 
     public string Input { get; init; } = "envoy-config/examples/aws-seed";
 
-    /// <summary>Where Envoy connects (gRPC, HTTP/2 cleartext). envoy-manager's <c>-listen-address</c>.</summary>
+    /// <summary>
+    /// Where Envoy connects (gRPC over HTTP/2: cleartext, or mutual TLS with the TLS files). envoy-manager's
+    /// <c>-listen-address</c>. Not loopback needs TLS, or <see cref="Insecure"/>.
+    /// </summary>
     public IPEndPoint ListenAddress { get; init; } = new(IPAddress.Loopback, 8001);
 
     /// <summary>The debug endpoint (HTTP JSON and /metrics); loopback by default: it shows every tenant's policy.</summary>
@@ -22,6 +26,30 @@ public sealed record ServerOptions
     /// <c>ConfigPipeline.RevocationDelay</c>); <c>0</c> renames at once. New connections are refused at once either way.
     /// </summary>
     public TimeSpan RevocationDelay { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The xDS listener's certificate (PEM, optionally followed by intermediates). With <see cref="TlsKeyFile"/> and
+    /// <see cref="ClientCaFile"/> it turns the listener to mutual TLS; the files are re-read when they change.
+    /// </summary>
+    public string? TlsCertFile { get; init; }
+
+    /// <summary>The private key of <see cref="TlsCertFile"/> (PEM).</summary>
+    public string? TlsKeyFile { get; init; }
+
+    /// <summary>The CA certificates (PEM) a client certificate must chain to; only these, never the system store.</summary>
+    public string? ClientCaFile { get; init; }
+
+    /// <summary>
+    /// Allows xDS without TLS on a non-loopback address (anyone who reaches the port is served every tenant's
+    /// configuration): for a network that is itself trusted. Without it such a start is refused.
+    /// </summary>
+    public bool Insecure { get; init; }
+
+    /// <summary>The only Envoy node id served (envoy-manager's <c>-envoy-node-name</c>); another gets PERMISSION_DENIED.</summary>
+    public string EnvoyNodeName { get; init; } = "kube";
+
+    /// <summary>The only Envoy node cluster served, when set; null serves any cluster.</summary>
+    public string? EnvoyClusterName { get; init; }
 
     /// <summary>
     /// The flags this host does not own, as given, for the Kubernetes source's parser (envoy-manager's
@@ -45,19 +73,59 @@ public sealed record ServerOptions
                 "listen-address" => options with { ListenAddress = Endpoint(name, value) },
                 "debug-address" => options with { DebugAddress = Endpoint(name, value, anyPort: false) },
                 "revocation-delay" => options with { RevocationDelay = Delay(name, value) },
+                "tls-cert-file" => options with { TlsCertFile = value },
+                "tls-key-file" => options with { TlsKeyFile = value },
+                "client-ca-file" => options with { ClientCaFile = value },
+                "insecure" => options with { Insecure = bool.TryParse(value, out var insecure) ? insecure : throw new ArgumentException($"--insecure takes true or false, not '{value}'") },
+                "envoy-node-name" => options with { EnvoyNodeName = value.Length > 0 ? value : throw new ArgumentException("--envoy-node-name must not be empty") },
+                "envoy-cluster-name" => options with { EnvoyClusterName = value.Length > 0 ? value : null },
                 _ => options,
             };
-            if (name is not ("source" or "input" or "debug-address" or "revocation-delay"))
+            if (name is not ("source" or "input" or "debug-address" or "revocation-delay" or "tls-cert-file" or "tls-key-file"
+                or "client-ca-file" or "insecure" or "envoy-cluster-name"))
             {
                 rest.AddRange(args[start..(i + 1)]);
             }
         }
-        if (options.Source == "folder" && rest.FirstOrDefault(a => a.StartsWith('-') && !a.TrimStart('-').StartsWith("listen-address", StringComparison.Ordinal)) is { } unknown)
+        if (options.Source == "folder" && rest.FirstOrDefault(a => a.StartsWith('-') && !IsPassedOn(a.TrimStart('-'))) is { } unknown)
         {
             throw new ArgumentException($"unknown flag '{unknown}' (Kubernetes flags need --source kubernetes)");
         }
-        return options with { SourceArgs = rest };
+        options = options with { SourceArgs = rest };
+        options.Validate();
+        return options;
+
+        // Read here and passed on: envoy-manager has these flags too.
+        static bool IsPassedOn(string flag) =>
+            flag.StartsWith("listen-address", StringComparison.Ordinal) || flag.StartsWith("envoy-node-name", StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Refuses what must not start: TLS files given in part, files that do not load, or a non-loopback xDS listener
+    /// without TLS (every tenant's ranges, hostnames and endpoints to anyone who reaches it) unless
+    /// <see cref="Insecure"/>. Throws <see cref="ArgumentException"/> with the flag to fix.
+    /// </summary>
+    public void Validate()
+    {
+        var given = new[] { TlsCertFile, TlsKeyFile, ClientCaFile }.Count(f => f is not null);
+        if (given is > 0 and < 3)
+        {
+            throw new ArgumentException("--tls-cert-file, --tls-key-file and --client-ca-file go together: TLS without a client CA "
+                + "would serve every client that completes a handshake");
+        }
+        if (XdsTls is { } files && XdsTlsCredentials.Check(files) is { } problem)
+        {
+            throw new ArgumentException($"--tls-cert-file/--tls-key-file/--client-ca-file cannot be loaded: {problem}");
+        }
+        if (XdsTls is null && !Insecure && !IPAddress.IsLoopback(ListenAddress.Address))
+        {
+            throw new ArgumentException($"--listen-address {ListenAddress} is not loopback and xDS has no TLS: set --tls-cert-file, "
+                + "--tls-key-file and --client-ca-file, or --insecure to serve every tenant's configuration to anyone who reaches the port");
+        }
+    }
+
+    /// <summary>The TLS files of the xDS listener, or null for h2c.</summary>
+    public XdsTlsFiles? XdsTls => TlsCertFile is { } cert && TlsKeyFile is { } key && ClientCaFile is { } ca ? new XdsTlsFiles(cert, key, ca) : null;
 
     private static (string Name, string Value) Split(string[] args, ref int i)
     {
@@ -66,6 +134,11 @@ public sealed record ServerOptions
         if (eq >= 0)
         {
             return (arg[..eq], arg[(eq + 1)..]);
+        }
+        if (arg == "insecure")
+        {
+            // A switch: never takes the next argument as its value.
+            return (arg, "true");
         }
         return i + 1 < args.Length && !args[i + 1].StartsWith('-') ? (arg, args[++i]) : (arg, "true");
     }

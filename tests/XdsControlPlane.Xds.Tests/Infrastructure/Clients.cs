@@ -39,6 +39,9 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
 
     public bool NodeSent { get; protected set; }
 
+    /// <summary>Changes the node sent with the first request (another cluster, metadata).</summary>
+    public Action<Node>? EditNode { get; set; }
+
     private async Task PumpAsync()
     {
         try
@@ -101,8 +104,15 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
 
     public void Cancel() => _cts.Cancel();
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         await _cts.CancelAsync();
         try
         {
@@ -122,7 +132,7 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
             return null;
         }
         NodeSent = true;
-        return new Node
+        var node = new Node
         {
             Id = NodeId,
             Cluster = "kkp-nodeport-proxy",
@@ -130,6 +140,8 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
             UserAgentBuildVersion = new BuildVersion { Version = new Envoy.Type.V3.SemanticVersion { MajorNumber = 1, MinorNumber = 37, Patch = 0 } },
             ClientFeatures = { "envoy.lb.does_not_support_overprovisioning" },
         };
+        EditNode?.Invoke(node);
+        return node;
     }
 }
 
