@@ -397,15 +397,14 @@ public static class TenantCompiler
                 diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistDenyAll", obj,
                     "spec.apiServerAllowedIPRanges", decision.Reason, tenant.Id));
                 break;
-            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when seed.ProxyProtocol:
-                var trusted = CidrSet.Build(seed.ProxyProtocolTrustedRanges);
-                if (decision.EffectiveRanges.Normalized.Any(r => trusted.Contains(r.Network)))
-                {
-                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistContainsLoadBalancer", obj,
-                        "spec.apiServerAllowedIPRanges",
-                        "the list includes the load balancer's own addresses, so every connection through the load balancer is allowed; remove them",
-                        tenant.Id));
-                }
+            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when decision.ListsLoadBalancer(seed):
+                // No longer a bypass (a connection from the load balancer is judged by its PROXY header alone), but
+                // the operator should know what such a list admits.
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Info, "AllowlistContainsLoadBalancer", obj,
+                    "spec.apiServerAllowedIPRanges",
+                    "the list includes addresses of the trusted load balancer (proxy-protocol-trusted-ranges): clients it relays are " +
+                    "still judged by their PROXY header alone, but header-less connections from the load balancer itself are admitted",
+                    tenant.Id));
                 break;
         }
         return diagnostics;
