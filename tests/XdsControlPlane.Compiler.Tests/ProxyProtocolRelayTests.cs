@@ -79,6 +79,18 @@ public sealed class ProxyProtocolRelayTests
         Assert.False(allows(snapshot, Narrow, family.LoadBalancer, family.Denied), $"{where}: narrow tenant, relayed client outside the list");
     }
 
+    [Fact]
+    public void AListOverlappingTheLoadBalancerRangesIsReported()
+    {
+        // 10.0.0.0/8 holds the trusted 10.20.0.0/16 without starting inside it: a check of the range's own network
+        // address alone misses it.
+        var outcome = new TestPipeline().ApplyYaml(Yaml(matcherForm: false, inline: false));
+        Assert.True(outcome.Applied);
+        var reported = outcome.Diagnostics.Where(d => d.Code == "AllowlistContainsLoadBalancer").ToList();
+        Assert.Equal([$"Cluster/{Wide}"], reported.Select(d => d.Object));
+        Assert.Contains("judged by their PROXY header alone", reported.Single().Message, StringComparison.Ordinal);
+    }
+
     private static string Yaml(bool matcherForm, bool inline)
     {
         var yaml = new StringBuilder();
