@@ -71,6 +71,36 @@ public sealed class RevocationTests
     }
 
     [Fact]
+    public void AProxyListCoveringTheLoadBalancerGetsANewGenerationSoTheUpgradeDrainsItsRelayedConnections()
+    {
+        var seed = new SeedSettings
+        {
+            Name = "s",
+            Provider = CloudProvider.Hetzner,
+            ProxyProtocol = true,
+            ProxyProtocolTrustedRanges = ValueList.From([CidrRange.Parse("10.20.0.0/16")]),
+        };
+        Admission Of(params string[] ranges) => Admission.Of(new AllowlistDecision(Enforcement.EnforcedProxyProtocol, RangeForm.Principals,
+            CidrSet.Build(ranges.Select(CidrRange.Parse)), "r"), seed);
+        static string Sha(string text) =>
+            Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..8];
+        var covering = Of("10.0.0.0/8");
+        var inside = Of("10.20.3.0/24");
+        var beside = Of("192.0.2.0/24");
+
+        // The generations earlier releases gave these admissions (their key had no mark): the one whose admitted set
+        // shrank (relayed clients outside the list are no longer admitted) is renamed, so Envoy drains its chains.
+        Assert.NotEqual(Sha("pp:10.20.0.0/16|10.0.0.0/8"), Revocation.Fresh(covering));
+        Assert.NotEqual(Sha("pp:10.20.0.0/16|10.20.3.0/24"), Revocation.Fresh(inside));
+        Assert.Equal(Sha("pp:10.20.0.0/16|192.0.2.0/24"), Revocation.Fresh(beside));
+        // Under the current rule, widening a list until it covers the load balancer is still a widening: no rename.
+        var wider = Of("192.0.2.0/24", "10.0.0.0/8");
+        Assert.True(wider.Covers(beside));
+        var generation = Revocation.Fresh(beside);
+        Assert.Equal((generation, false), Revocation.Next(generation, beside, wider, previouslyOwed: false, drainNow: true));
+    }
+
+    [Fact]
     public void GenerationOfAListLongerThanTheKeyBufferIsStillSha256OfTheKey()
     {
         // 600 disjoint IPv6 ranges: a key of some 11 KB, several times the per-thread buffer's first size.

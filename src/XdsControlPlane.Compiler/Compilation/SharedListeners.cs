@@ -28,35 +28,42 @@ public static class SharedListeners
         TypedConfig = ProtoBytes.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
     };
 
-    /// <summary>envoy-manager's <c>service_stats</c>: <c>/healthz</c> answered by Envoy, <c>/stats</c> proxied to the admin port.</summary>
+    /// <summary>
+    /// The read-only admin paths the stats listener forwards, by exact path (a query string is allowed: Envoy's exact
+    /// <c>path</c> match ignores it) and only for GET. Envoy's admin has mutating endpoints (<c>/quitquitquit</c>,
+    /// <c>/drain_listeners</c>, <c>/runtime_modify</c>, <c>/logging</c>, <c>/stats/recentlookups/enable</c>, ...) that
+    /// a prefix or another method would reach from anywhere that reaches port 8002.
+    /// </summary>
+    public static IReadOnlyList<string> StatsPaths { get; } = ["/ready", "/stats", "/stats/prometheus"];
+
+    /// <summary>
+    /// envoy-manager's <c>service_stats</c>: <c>GET /healthz</c> answered by Envoy itself, <c>GET</c> of
+    /// <see cref="StatsPaths"/> proxied to the admin port, everything else a 404 from Envoy (never the admin's).
+    /// </summary>
     public static Listener StatsListener(SeedSettings seed)
     {
         var healthCheck = new HealthCheck { PassThroughMode = false };
         healthCheck.Headers.Add(new HeaderMatcher { Name = ":path", StringMatch = new StringMatcher { Exact = "/healthz" } });
+        healthCheck.Headers.Add(GetOnly());
+        var host = new VirtualHost { Name = EnvoyNames.StatsListener, Domains = { "*" } };
+        foreach (var path in StatsPaths)
+        {
+            host.Routes.Add(new Route
+            {
+                Match = new RouteMatch { Path = path, Headers = { GetOnly() } },
+                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
+            });
+        }
+        host.Routes.Add(new Route
+        {
+            Match = new RouteMatch { Prefix = "/" },
+            DirectResponse = new DirectResponseAction { Status = 404 },
+        });
         var hcm = new HttpConnectionManager
         {
             CodecType = HttpConnectionManager.Types.CodecType.Auto,
             StatPrefix = EnvoyNames.StatsListener,
-            RouteConfig = new RouteConfiguration
-            {
-                Name = EnvoyNames.StatsListener,
-                VirtualHosts =
-                {
-                    new VirtualHost
-                    {
-                        Name = EnvoyNames.StatsListener,
-                        Domains = { "*" },
-                        Routes =
-                        {
-                            new Route
-                            {
-                                Match = new RouteMatch { Prefix = "/stats" },
-                                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
-                            },
-                        },
-                    },
-                },
-            },
+            RouteConfig = new RouteConfiguration { Name = EnvoyNames.StatsListener, VirtualHosts = { host } },
             HttpFilters =
             {
                 new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = ProtoBytes.Pack(healthCheck) },
@@ -70,6 +77,8 @@ public static class SharedListeners
         });
         return listener;
     }
+
+    private static HeaderMatcher GetOnly() => new() { Name = ":method", StringMatch = new StringMatcher { Exact = "GET" } };
 
     public static Cluster StatsCluster(SeedSettings seed) => new()
     {

@@ -244,21 +244,60 @@ public static class TenantCompiler
         .Finish();
 
     /// <summary>
-    /// A port's endpoints, one locality with each ready address, written field by field: five messages per
-    /// endpoint (each with its eager collections) were a tenth of a full compile's allocations, for bytes only.
+    /// A port's endpoints, one <c>LocalityLbEndpoints</c> per zone (<c>locality: { zone }</c>; the model sorts
+    /// endpoints by zone, so a zone's are adjacent and the output is sorted), written field by field: five messages
+    /// per endpoint (each with its eager collections) were a tenth of a full compile's allocations, for bytes only.
     /// </summary>
+    /// <remarks>
+    /// Every group carries a <c>locality</c>, even for endpoints whose slice names no zone (an empty
+    /// <c>locality: {}</c>, a locality of its own, never merged with a named zone): gRPC's xDS client rejects an
+    /// assignment with a group that has none. Each group's <c>load_balancing_weight</c> is its endpoint count: gRPC
+    /// ignores a locality without a weight, and with weights in proportion to the endpoints, locality-weighted picking
+    /// spreads load as round robin over all endpoints does. Envoy reads the weights only with
+    /// <c>locality_weighted_lb_config</c>; zone-aware routing needs the zones alone. No endpoints: no group at all.
+    /// </remarks>
     public static ByteString LoadAssignmentBytes(string key, ExposedPort port)
     {
-        var writer = ProtoWriter.Start()
-            .String(ClusterLoadAssignment.ClusterNameFieldNumber, key)
-            .Begin(ClusterLoadAssignment.EndpointsFieldNumber);
-        foreach (var endpoint in port.Endpoints)
+        var writer = ProtoWriter.Start().String(ClusterLoadAssignment.ClusterNameFieldNumber, key);
+        IReadOnlyList<UpstreamEndpoint> endpoints = port.Endpoints;
+        if (!GroupedByZone(endpoints))
         {
-            writer.Begin(LocalityLbEndpoints.LbEndpointsFieldNumber).Begin(LbEndpoint.EndpointFieldNumber);
-            WriteSocketAddress(writer, Endpoint.AddressFieldNumber, endpoint.Address, endpoint.Port);
-            writer.End().End();
+            // The translator sorts by zone; a model built elsewhere must not yield one zone twice (gRPC refuses that).
+            endpoints = [.. endpoints.OrderBy(e => e.Zone, StringComparer.Ordinal).ThenBy(e => e.Address, StringComparer.Ordinal).ThenBy(e => e.Port)];
         }
-        return writer.End().Finish();
+        for (var start = 0; start < endpoints.Count;)
+        {
+            var zone = endpoints[start].Zone;
+            var end = start + 1;
+            while (end < endpoints.Count && endpoints[end].Zone == zone)
+            {
+                end++;
+            }
+            writer.Begin(ClusterLoadAssignment.EndpointsFieldNumber)
+                .Begin(LocalityLbEndpoints.LocalityFieldNumber).String(Locality.ZoneFieldNumber, zone).End();
+            for (var i = start; i < end; i++)
+            {
+                writer.Begin(LocalityLbEndpoints.LbEndpointsFieldNumber).Begin(LbEndpoint.EndpointFieldNumber);
+                WriteSocketAddress(writer, Endpoint.AddressFieldNumber, endpoints[i].Address, endpoints[i].Port);
+                writer.End().End();
+            }
+            writer.Begin(LocalityLbEndpoints.LoadBalancingWeightFieldNumber).UInt32(1, (uint)(end - start)).End()
+                .End();
+            start = end;
+        }
+        return writer.Finish();
+    }
+
+    private static bool GroupedByZone(IReadOnlyList<UpstreamEndpoint> endpoints)
+    {
+        for (var i = 1; i < endpoints.Count; i++)
+        {
+            if (string.CompareOrdinal(endpoints[i - 1].Zone, endpoints[i].Zone) > 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public static Address SocketAddress(string address, int port) => new()
@@ -426,15 +465,14 @@ public static class TenantCompiler
                 diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistDenyAll", obj,
                     "spec.apiServerAllowedIPRanges", decision.Reason, tenant.Id));
                 break;
-            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when seed.ProxyProtocol:
-                var trusted = CidrSet.Build(seed.ProxyProtocolTrustedRanges);
-                if (decision.EffectiveRanges.Normalized.Any(r => trusted.Contains(r.Network)))
-                {
-                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistContainsLoadBalancer", obj,
-                        "spec.apiServerAllowedIPRanges",
-                        "the list includes the load balancer's own addresses, so every connection through the load balancer is allowed; remove them",
-                        tenant.Id));
-                }
+            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when decision.ListsLoadBalancer(seed):
+                // No longer a bypass (a connection from the load balancer is judged by its PROXY header alone), but
+                // the operator should know what such a list admits.
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Info, "AllowlistContainsLoadBalancer", obj,
+                    "spec.apiServerAllowedIPRanges",
+                    "the list includes addresses of the trusted load balancer (proxy-protocol-trusted-ranges): clients it relays are " +
+                    "still judged by their PROXY header alone, but header-less connections from the load balancer itself are admitted",
+                    tenant.Id));
                 break;
         }
         return diagnostics;
