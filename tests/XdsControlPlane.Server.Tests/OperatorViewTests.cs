@@ -89,7 +89,8 @@ public sealed class OperatorViewTests : IAsyncLifetime
         var (_, debug, metrics) = await StartAsync();
 
         // No Seed: nothing is served, the replica is alive but not ready, and says why.
-        await Until(async () => (await _http.GetStringAsync(metrics + "readyz")).Contains("SeedMissing", StringComparison.Ordinal), "readyz names SeedMissing");
+        await Until(async () => (await (await _http.GetAsync(metrics + "readyz")).Content.ReadAsStringAsync()).Contains("SeedMissing", StringComparison.Ordinal),
+            "readyz names SeedMissing");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, (await _http.GetAsync(metrics + "readyz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync(metrics + "healthz")).StatusCode);
         Assert.Contains("nodeport_proxy_seed_missing{reason=\"SeedMissing\"} 1", await _http.GetStringAsync(metrics + "metrics"), StringComparison.Ordinal);

@@ -45,7 +45,7 @@ public sealed class SnapshotReadyCheck(ConfigPipeline pipeline) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var errors = pipeline.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && d.TenantId is null).Select(d => d.ToString()).ToList();
+        var errors = pipeline.Diagnostics.Where(d => d.Severity == DiagnosticSeverity.Error && d.TenantId is null).Select(d => $"{d.Code}: {d}").ToList();
         if (pipeline.Current is not { } current)
         {
             var why = errors.Count > 0 ? string.Join("; ", errors.Take(5)) : "the source has not delivered its first complete input";
