@@ -13,7 +13,7 @@ namespace XdsControlPlane.Server.Hosting;
 public sealed class LoopsHealthCheck(ConfigPipeline pipeline, IEnumerable<IHostedService> services, IHostApplicationLifetime lifetime) : IHealthCheck
 {
     /// <summary>An apply (translation, compile, publish) that takes this long is stuck, not slow: seconds for 10,000 tenants.</summary>
-    public static TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(2);
+    public static TimeSpan StuckAfter { get; } = TimeSpan.FromMinutes(2);
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
