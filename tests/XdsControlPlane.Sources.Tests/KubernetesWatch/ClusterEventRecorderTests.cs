@@ -111,6 +111,29 @@ public sealed class ClusterEventRecorderTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ANodePortProxyServiceThatLosesClientAddresses_IsAWarningEventOnThatService()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var proxy = new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "nodeport-proxy", NamespaceProperty = "kubermatic", Uid = "uid-npp" },
+            Spec = new V1ServiceSpec { Type = "LoadBalancer", ExternalTrafficPolicy = "Cluster" },
+        };
+        var inventory = new SeedInventory([Objects.Seed()], [], [proxy], []);
+        var translated = InventoryTranslator.Translate(inventory);
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output));
+
+        await recorder.RecordAsync(inventory, translated.Diagnostics, CancellationToken.None);
+
+        var ev = Assert.Single(server.Objects("events"));
+        Assert.Equal("kubermatic", ev["metadata"]!["namespace"]!.GetValue<string>());
+        Assert.Equal("SourceIpNotPreserved", ev["reason"]!.GetValue<string>());
+        Assert.Equal(("Service", "nodeport-proxy", "uid-npp"),
+            (ev["involvedObject"]!["kind"]!.GetValue<string>(), ev["involvedObject"]!["name"]!.GetValue<string>(), ev["involvedObject"]!["uid"]!.GetValue<string>()));
+        Assert.Contains("externalTrafficPolicy: Local", ev["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AFullQueueDropsTheOldestAndCountsIt_TheNewestIsWritten()
     {
         await using var server = await FakeApiServer.StartAsync();

@@ -160,6 +160,19 @@ public sealed class ClusterEventRecorder
                         NamespaceProperty = _options.SeedNamespace,
                     });
                 }
+                else if (diagnostic.Code == "SourceIpNotPreserved" && diagnostic.Object.Split('/') is ["Service", var serviceNs, var serviceName])
+                {
+                    // On the nodeport-proxy's Service itself: `kubectl describe service` shows the fix where it is made.
+                    var service = inventory.Services.FirstOrDefault(x => x.Metadata.Name == serviceName && x.Metadata.NamespaceProperty == serviceNs);
+                    target = new Target(serviceNs, $"service-{serviceName}", new V1ObjectReference
+                    {
+                        ApiVersion = "v1",
+                        Kind = "Service",
+                        Name = serviceName,
+                        NamespaceProperty = serviceNs,
+                        Uid = service?.Metadata.Uid,
+                    });
+                }
                 else
                 {
                     continue;
