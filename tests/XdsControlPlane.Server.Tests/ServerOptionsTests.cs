@@ -53,6 +53,17 @@ public sealed class ServerOptionsTests
         Assert.Contains("--revocation-delay", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--revocation-delay", value])).Message, StringComparison.Ordinal);
 
     [Fact]
+    public void MetricsAddressIsTheHostsOwn_Loopback8090ByDefault()
+    {
+        Assert.Equal(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 8090), ServerOptions.Parse([]).MetricsAddress);
+        var options = ServerOptions.Parse(["--metrics-address", ":9102"]);
+        Assert.Equal(new System.Net.IPEndPoint(System.Net.IPAddress.Any, 9102), options.MetricsAddress);
+        Assert.Empty(options.SourceArgs);
+        Assert.Contains("--metrics-address", Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--metrics-address", "127.0.0.1:0"])).Message,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AFlagNobodyOwnsIsRefusedInFolderMode()
     {
         var error = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--input", "/tmp/x", "--namspace", "a"]));

@@ -18,8 +18,14 @@ public sealed record ServerOptions
     /// </summary>
     public IPEndPoint ListenAddress { get; init; } = new(IPAddress.Loopback, 8001);
 
-    /// <summary>The debug endpoint (HTTP JSON and /metrics); loopback by default: it shows every tenant's policy.</summary>
+    /// <summary>The debug endpoint (HTTP JSON); loopback by default: it shows every tenant's policy.</summary>
     public IPEndPoint DebugAddress { get; init; } = new(IPAddress.Loopback, 8080);
+
+    /// <summary>
+    /// <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> (HTTP/1.1): what Prometheus and the kubelet reach, without the policy
+    /// views. Loopback by default; in a pod bind it to the pod address (<c>:8090</c>) so probes and scrapes reach it.
+    /// </summary>
+    public IPEndPoint MetricsAddress { get; init; } = new(IPAddress.Loopback, 8090);
 
     /// <summary>
     /// How long a narrowing's drain may wait so that narrowings are drained together (see
@@ -72,6 +78,7 @@ public sealed record ServerOptions
                 "input" => options with { Input = value },
                 "listen-address" => options with { ListenAddress = Endpoint(name, value) },
                 "debug-address" => options with { DebugAddress = Endpoint(name, value, anyPort: false) },
+                "metrics-address" => options with { MetricsAddress = Endpoint(name, value, anyPort: false) },
                 "revocation-delay" => options with { RevocationDelay = Delay(name, value) },
                 "tls-cert-file" => options with { TlsCertFile = value },
                 "tls-key-file" => options with { TlsKeyFile = value },
@@ -81,7 +88,7 @@ public sealed record ServerOptions
                 "envoy-cluster-name" => options with { EnvoyClusterName = value.Length > 0 ? value : null },
                 _ => options,
             };
-            if (name is not ("source" or "input" or "debug-address" or "revocation-delay" or "tls-cert-file" or "tls-key-file"
+            if (name is not ("source" or "input" or "debug-address" or "metrics-address" or "revocation-delay" or "tls-cert-file" or "tls-key-file"
                 or "client-ca-file" or "insecure" or "envoy-cluster-name"))
             {
                 rest.AddRange(args[start..(i + 1)]);

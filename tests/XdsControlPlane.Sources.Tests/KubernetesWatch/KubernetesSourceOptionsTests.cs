@@ -14,6 +14,16 @@ public sealed class KubernetesSourceOptionsTests
         Assert.Equal(8088, options.EnvoyTunnelingPort);
         Assert.Equal("nodeport-proxy.k8s.io/expose", options.ExposeAnnotationKey);
         Assert.Null(options.Namespace);
+        Assert.Equal(("nodeport-proxy", "kubermatic"), (options.NodePortProxyService, options.NodePortProxyNamespace)); // KKP's
+    }
+
+    [Fact]
+    public void TheNodePortProxyServiceIsNamedByFlags_AndReachesTheTranslation()
+    {
+        var options = KubernetesSourceOptions.Parse(["--nodeport-proxy-service", "npp", "-nodeport-proxy-namespace=proxy"]);
+        var translation = options.ToTranslationOptions();
+        Assert.Equal(("npp", "proxy"), (translation.NodePortProxyServiceName, translation.NodePortProxyNamespace));
+        Assert.Throws<FormatException>(() => KubernetesSourceOptions.Parse(["--nodeport-proxy-service="]));
     }
 
     [Fact]

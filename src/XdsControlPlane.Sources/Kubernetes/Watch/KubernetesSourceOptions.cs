@@ -38,6 +38,12 @@ public sealed record KubernetesSourceOptions
     /// <summary>The Seed this proxy serves when several exist; null = the only one.</summary>
     public string? SeedName { get; init; }
 
+    /// <summary>The nodeport-proxy's LoadBalancer Service, read for its <c>externalTrafficPolicy</c> (KKP: <c>nodeport-proxy</c>).</summary>
+    public string NodePortProxyService { get; init; } = TranslationOptions.DefaultNodePortProxyServiceName;
+
+    /// <summary>Its namespace (KKP: <c>kubermatic</c>, where the operator deploys the seed's nodeport-proxy).</summary>
+    public string NodePortProxyNamespace { get; init; } = TranslationOptions.DefaultNodePortProxyNamespace;
+
     /// <summary>Wait this long after the last change before publishing an inventory (a burst becomes one inventory).</summary>
     public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -72,6 +78,8 @@ public sealed record KubernetesSourceOptions
         Namespace = Namespace,
         SniPort = EnvoySniPort,
         TunnelingPort = EnvoyTunnelingPort,
+        NodePortProxyServiceName = NodePortProxyService,
+        NodePortProxyNamespace = NodePortProxyNamespace,
     };
 
     /// <summary>
@@ -133,6 +141,8 @@ public sealed record KubernetesSourceOptions
                 "seed-namespace" => options with { SeedNamespace = value },
                 "seed-name" => options with { SeedName = value.Length == 0 ? null : value },
                 "event-namespace" => options with { EventNamespace = value },
+                "nodeport-proxy-service" => options with { NodePortProxyService = value },
+                "nodeport-proxy-namespace" => options with { NodePortProxyNamespace = value },
                 "watch-timeout" => options with { WatchTimeout = Duration(name, value) },
                 "watchdog-timeout" => options with { WatchdogTimeout = Duration(name, value) },
                 "debounce" => options with { Debounce = Duration(name, value) },
@@ -162,6 +172,10 @@ public sealed record KubernetesSourceOptions
         if (BackoffInitial <= TimeSpan.Zero || BackoffMax < BackoffInitial)
         {
             throw new FormatException("backoff must be positive and its maximum >= its initial value");
+        }
+        if (string.IsNullOrWhiteSpace(NodePortProxyService) || string.IsNullOrWhiteSpace(NodePortProxyNamespace))
+        {
+            throw new FormatException("nodeport-proxy-service and nodeport-proxy-namespace must not be empty");
         }
         if (ListPageSize < 1)
         {
