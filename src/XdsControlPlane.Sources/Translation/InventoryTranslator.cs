@@ -524,8 +524,8 @@ public static class InventoryTranslator
     /// <summary>
     /// The slices with only what Envoy can use as a STATIC socket address: each address parsed strictly and of the
     /// slice's <c>addressType</c>, written canonically; FQDN slices (and unknown types) are not served at all, since
-    /// an EDS endpoint must be an IP address. What is dropped is reported (a warning: the rest is served). A slice
-    /// with nothing to drop is returned as it is.
+    /// an EDS endpoint must be an IP address. What is dropped is reported (a warning: the rest is served). A clean
+    /// slice (the usual one) is returned as it is; only another is copied (never changed: the inventory is shared).
     /// </summary>
     private static List<V1EndpointSlice>? UsableSlices(List<V1EndpointSlice>? slices, List<Diagnostic> diagnostics, string tenantId)
     {
@@ -544,13 +544,16 @@ public static class InventoryTranslator
                     $"addressType '{slice.AddressType}' is not served: Envoy's endpoints here are IP addresses (IPv4 or IPv6 slices)", tenantId));
                 continue;
             }
-            var changed = false;
+            if (IsClean(slice, isV4))
+            {
+                result.Add(slice); // the usual slice: nothing copied
+                continue;
+            }
             var ports = new List<Discoveryv1EndpointPort>(slice.Ports?.Count ?? 0);
             for (var i = 0; i < (slice.Ports?.Count ?? 0); i++)
             {
                 if (slice.Ports![i].Port is < 1 or > 65535)
                 {
-                    changed = true;
                     diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "InvalidEndpointPort", obj, $"ports[{i}].port",
                         $"port {slice.Ports[i].Port} is outside 1..65535; skipped", tenantId));
                     continue;
@@ -565,18 +568,15 @@ public static class InventoryTranslator
                 for (var j = 0; j < (endpoint.Addresses?.Count ?? 0); j++)
                 {
                     var text = endpoint.Addresses![j] ?? "";
-                    if (!text.Contains('/') && CidrRange.TryParse($"{text}/{(isV4 ? 32 : 128)}", out var parsed, out _) && parsed.IsIPv4 == isV4)
+                    if (UsableAddress(text, isV4) is { } canonical)
                     {
-                        var canonical = parsed.NetworkText;
-                        changed |= canonical != text;
                         addresses.Add(canonical);
                         continue;
                     }
-                    changed = true;
                     diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "InvalidEndpointAddress", obj, $"endpoints[{i}].addresses[{j}]",
                         $"'{text}' is not an {slice.AddressType} address (the slice's addressType); skipped", tenantId));
                 }
-                endpoints.Add(addresses.Count == (endpoint.Addresses?.Count ?? 0) && !changed ? endpoint : new V1Endpoint
+                endpoints.Add(new V1Endpoint
                 {
                     Addresses = addresses,
                     Conditions = endpoint.Conditions,
@@ -588,7 +588,7 @@ public static class InventoryTranslator
                     Zone = endpoint.Zone,
                 });
             }
-            result.Add(!changed ? slice : new V1EndpointSlice
+            result.Add(new V1EndpointSlice
             {
                 ApiVersion = slice.ApiVersion,
                 Kind = slice.Kind,
@@ -600,6 +600,32 @@ public static class InventoryTranslator
         }
         return result;
     }
+
+    /// <summary>Whether every port is in range and every address canonical and of the slice's family.</summary>
+    private static bool IsClean(V1EndpointSlice slice, bool isV4)
+    {
+        if (slice.Ports?.Any(p => p.Port is < 1 or > 65535) == true)
+        {
+            return false;
+        }
+        foreach (var endpoint in slice.Endpoints ?? [])
+        {
+            foreach (var text in endpoint.Addresses ?? [])
+            {
+                if (UsableAddress(text, isV4) != text)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The canonical form of an IP address of the family, or null when it is none.</summary>
+    private static string? UsableAddress(string? text, bool isV4) =>
+        text is not null && !text.Contains('/') && CidrRange.TryParse($"{text}/{(isV4 ? 32 : 128)}", out var parsed, out _) && parsed.IsIPv4 == isV4
+            ? parsed.NetworkText
+            : null;
 
     /// <summary>Ready addresses only (as envoy-manager), for the slice port with the Service port's name, sorted and unique.</summary>
     private static ValueList<UpstreamEndpoint> ReadyEndpoints(List<V1EndpointSlice>? slices, V1ServicePort port)
