@@ -79,9 +79,13 @@ public static class RbacEvaluator
     public static NetworkRbac? SniRbac(Snapshot snapshot, string hostname)
     {
         var chain = Listener(snapshot, "sni_listener").FilterChains.Single(c => c.FilterChainMatch.ServerNames.Contains(hostname));
-        return chain.Filters.Select(f => FilterConfig(snapshot, f)).Where(c => c.TypeUrl == NetworkRbacType)
-            .Select(c => c.Unpack<NetworkRbac>()).SingleOrDefault();
+        return ChainRbac(snapshot, chain);
     }
+
+    /// <summary>The network RBAC config of any filter chain (found by type URL, inline or by ECDS), or null if it has none.</summary>
+    public static NetworkRbac? ChainRbac(Snapshot snapshot, FilterChain chain) =>
+        chain.Filters.Select(f => FilterConfig(snapshot, f)).Where(c => c.TypeUrl == NetworkRbacType)
+            .Select(c => c.Unpack<NetworkRbac>()).SingleOrDefault();
 
     /// <summary>One network RBAC config alone (none = allow), for a connection from <paramref name="direct"/> claiming <paramref name="remote"/>.</summary>
     public static bool Allows(NetworkRbac? config, IPAddress direct, IPAddress? remote = null) =>

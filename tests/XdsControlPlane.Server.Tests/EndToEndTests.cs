@@ -136,7 +136,7 @@ public sealed class EndToEndTests : IAsyncLifetime
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel);
         using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
-        var node = new Envoy.Config.Core.V3.Node { Id = "scopes", Cluster = "np-cluster" };
+        var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" }; // the only node served (--envoy-node-name)
         // As Envoy: LDS and SRDS as wildcards (SRDS because the tunneling listener's HCM names scoped_rds).
         await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener }, cts.Token);
         var listeners = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);

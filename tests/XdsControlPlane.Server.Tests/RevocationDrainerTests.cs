@@ -56,7 +56,7 @@ public sealed class RevocationDrainerTests : IDisposable
         Assert.True(pipeline.Apply(Input()).Applied);
         Narrow();
         Assert.True(pipeline.Apply(Input()).Applied);
-        using var drainer = new RevocationDrainer(pipeline, _clock);
+        using var drainer = new RevocationDrainer(pipeline, _clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<RevocationDrainer>.Instance);
         await drainer.StartAsync(CancellationToken.None);
         try
         {

@@ -29,12 +29,13 @@ public sealed class CompiledSeed
     private readonly IReadOnlySet<string> _servingLastGood;
 
     internal CompiledSeed(SeedModel model, Snapshot snapshot, ImmutableSortedDictionary<string, TenantArtifacts> tenants,
-        SniClaims claims, IReadOnlySet<string> servingLastGood, int recompiled, TenantArtifacts[] ordered)
+        Claims claims, Claims nodePortClaims, IReadOnlySet<string> servingLastGood, int recompiled, TenantArtifacts[] ordered)
     {
         Model = model;
         Snapshot = snapshot;
         Tenants = tenants;
         Claims = claims;
+        NodePortClaims = nodePortClaims;
         Ordered = ordered;
         _servingLastGood = servingLastGood;
         RecompiledTenants = recompiled;
@@ -56,10 +57,14 @@ public sealed class CompiledSeed
     internal PartsTally SniTally { get; init; }
 
     /// <summary>Every SNI hostname claim, carried to the next compilation.</summary>
-    public SniClaims Claims { get; }
+    public Claims Claims { get; }
+
+    /// <summary>Every node port claim, likewise.</summary>
+    public Claims NodePortClaims { get; }
 
     /// <summary>Conflicts found across tenants, then each tenant's own findings (computed with its artifacts).</summary>
-    public IEnumerable<Diagnostic> Diagnostics => Claims.Diagnostics().Concat(Ordered.SelectMany(t => t.Diagnostics));
+    public IEnumerable<Diagnostic> Diagnostics =>
+        Claims.Diagnostics().Concat(NodePortClaims.Diagnostics()).Concat(Ordered.SelectMany(t => t.Diagnostics));
 
     /// <summary>Per-tenant reports, built when the tenant was compiled (O(1) each here).</summary>
     public IEnumerable<TenantReport> Reports => Ordered.Select(t => ReportOf(t));
@@ -92,8 +97,8 @@ public static class SeedCompiler
         var reuse = previous is not null && previous.Model.Seed.Equals(seed) && IsSortedById(model.Tenants);
         var changed = new List<(TenantArtifacts? Old, TenantArtifacts? New)>();
         var recompiled = 0;
-        SniClaims claims = null!; // a first compile makes it beside the resource sets, below
-        SniClaims.Grouped? grouped = null;
+        Claims claims = null!, nodePortClaims = null!; // a first compile makes them beside the resource sets, below
+        Claims.Grouped? grouped = null, groupedNodePorts = null;
         ImmutableSortedDictionary<string, TenantArtifacts> compiled;
         TenantArtifacts[] ordered;
         if (reuse)
@@ -148,8 +153,10 @@ public static class SeedCompiler
                 }
             }
             var touched = new HashSet<string>(StringComparer.Ordinal);
-            claims = previous.Claims.With(removedOrOld, added, touched);
-            foreach (var holder in touched.SelectMany(claims.Holders))
+            var touchedNodePorts = new HashSet<string>(StringComparer.Ordinal);
+            claims = previous.Claims.With(removedOrOld, added, seed, touched);
+            nodePortClaims = previous.NodePortClaims.With(removedOrOld, added, seed, touchedNodePorts);
+            foreach (var holder in touched.SelectMany(claims.Holders).Concat(touchedNodePorts.SelectMany(nodePortClaims.Holders)))
             {
                 if (!changedIds.ContainsKey(holder) && previous.Tenants.TryGetValue(holder, out var unchanged))
                 {
@@ -166,13 +173,14 @@ public static class SeedCompiler
                     changed.Add((old, null));
                     continue;
                 }
-                var lost = claims.Lost(tenant);
-                var conflictKey = SniClaims.ConflictKey(lost);
+                var lost = claims.Lost(tenant, seed);
+                var lostNodePorts = nodePortClaims.Lost(tenant, seed);
+                var conflictKey = Claims.ConflictKey(lost, lostNodePorts);
                 if (old is not null && ReferenceEquals(old.Tenant, tenant) && old.ConflictKey == conflictKey && !(drainRevocations && old.RevocationOwed))
                 {
-                    continue; // shares a hostname with a changed tenant, but who owns it did not change
+                    continue; // shares a hostname or node port with a changed tenant, but who owns it did not change
                 }
-                var artifacts = TenantCompiler.Compile(tenant, seed, lost, conflictKey, old, drainRevocations);
+                var artifacts = TenantCompiler.Compile(tenant, seed, lost, conflictKey, old, drainRevocations, lostNodePorts);
                 recompiled++;
                 changed.Add((old, artifacts));
                 builder[id] = artifacts;
@@ -199,7 +207,8 @@ public static class SeedCompiler
         }
         else
         {
-            grouped = SniClaims.Group(model.Tenants);
+            grouped = Claims.Group(ClaimKind.SniHostname, model.Tenants, seed);
+            groupedNodePorts = Claims.Group(ClaimKind.NodePort, model.Tenants, seed);
             // Tenants compile independently (claims and the previous result are immutable); each result goes
             // to its tenant's slot, so the outcome does not depend on scheduling.
             var results = new TenantArtifacts[model.Tenants.Count];
@@ -207,9 +216,10 @@ public static class SeedCompiler
             {
                 var tenant = model.Tenants[i];
                 var lost = grouped.Lost(tenant);
+                var lostNodePorts = groupedNodePorts.Lost(tenant);
                 TenantArtifacts? old = null;
                 previous?.Tenants.TryGetValue(tenant.Id, out old);
-                results[i] = TenantCompiler.Compile(tenant, seed, lost, SniClaims.ConflictKey(lost), old, drainRevocations);
+                results[i] = TenantCompiler.Compile(tenant, seed, lost, Claims.ConflictKey(lost, lostNodePorts), old, drainRevocations, lostNodePorts);
             });
             recompiled = results.Length;
             if (IsSortedById(model.Tenants))
@@ -245,9 +255,10 @@ public static class SeedCompiler
             // larger ones at 10,000 tenants): they are independent, so they are built side by side.
             ResourceSet? x = null, c = null, e = null, l = null, r = null, s = null;
             var byId = compiled;
-            SniClaims? made = null;
+            Claims? made = null, madeNodePorts = null;
             Parallel.Invoke(
                 () => made = grouped!.ToClaims(),
+                () => madeNodePorts = groupedNodePorts!.ToClaims(),
                 () => byId ??= ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a))),
                 () => c = new ResourceSet(TypeUrls.Cluster,
                     ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed)))),
@@ -257,7 +268,7 @@ public static class SeedCompiler
                 () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
                 () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)),
                 () => s = new ResourceSet(TypeUrls.ScopedRoute, ordered.SelectMany(a => a.TunnelingScopes)));
-            (clusters, endpoints, listeners, extensions, routes, scopes, compiled, claims) = (c!, e!, l!, x!, r!, s!, byId, made!);
+            (clusters, endpoints, listeners, extensions, routes, scopes, compiled, claims, nodePortClaims) = (c!, e!, l!, x!, r!, s!, byId, made!, madeNodePorts!);
         }
 
         // The shared listeners, present only when some tenant uses them (as envoy-manager does). Their versions
@@ -309,7 +320,7 @@ public static class SeedCompiler
         {
             owed = [.. ordered.Where(a => a.RevocationOwed).Select(a => a.Tenant.Id)];
         }
-        return new CompiledSeed(model, snapshot, compiled, claims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
+        return new CompiledSeed(model, snapshot, compiled, claims, nodePortClaims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
         {
             SniTally = sniTally,
             OwedRevocations = owed,

@@ -53,6 +53,9 @@ public sealed record TenantArtifacts(
     /// <summary>The SNI hostnames the tenant's chains match, in port order.</summary>
     public IReadOnlyList<string> SniHostnames { get; init; } = [];
 
+    /// <summary>The node ports the tenant's listeners bind, in port order.</summary>
+    public IReadOnlyList<int> NodePorts { get; init; } = [];
+
     /// <summary>The CONNECT authorities the tenant's virtual hosts answer, in port order.</summary>
     public IReadOnlyList<string> TunnelingAuthorities { get; init; } = [];
 
@@ -82,8 +85,9 @@ public static class TenantCompiler
     /// <param name="lostSniPorts">"ns/svc-port" keys whose SNI hostname another, older Service holds.</param>
     /// <param name="previous">The tenant's artifacts from the previous compilation, if any: the revocation generation follows from them.</param>
     /// <param name="drainRevocations">False to defer a narrowing's drain (see <see cref="Revocation.Next"/>).</param>
+    /// <param name="lostNodePorts">"ns/svc-port" keys whose node port another, older Service holds.</param>
     public static TenantArtifacts Compile(Tenant tenant, SeedSettings seed, IReadOnlySet<string> lostSniPorts, string conflictKey,
-        TenantArtifacts? previous = null, bool drainRevocations = true)
+        TenantArtifacts? previous = null, bool drainRevocations = true, IReadOnlySet<string>? lostNodePorts = null)
     {
         var decision = AllowlistDecision.Decide(tenant, seed);
         var admission = Admission.Of(decision, seed);
@@ -103,17 +107,28 @@ public static class TenantCompiler
         var listeners = new List<EnvoyResource>();
         var chains = new List<HashedPart<FilterChain>>();
         var tunneled = new List<(string Namespace, string Key, string Authority)>();
-        // The ports the proxy exposes, each with its "ns/svc-port" key and whether it keeps its SNI hostname.
-        var exposed = new List<(ExposedService Service, ExposedPort Port, string Key, bool ViaSni)>(tenant.Services.Sum(s => s.Ports.Count));
+        // The ports the proxy exposes, each with its "ns/svc-port" key and whether it keeps its SNI hostname and
+        // its node port (not one of the seed's own listener ports, not held by an older Service).
+        var exposed = new List<(ExposedService Service, ExposedPort Port, string Key, bool ViaSni, bool ViaNodePort)>(tenant.Services.Sum(s => s.Ports.Count));
+        var diagnostics = new List<Diagnostic>(0);
         foreach (var service in tenant.Services)
         {
             foreach (var port in service.Ports)
             {
                 var key = EnvoyNames.ServicePortKey(service.Namespace, service.Name, port.Name);
                 var viaSni = port.SniHostname is not null && !lostSniPorts.Contains(key);
-                if (port.ViaNodePort || viaSni || port.ViaTunneling)
+                var viaNodePort = port.ViaNodePort && lostNodePorts?.Contains(key) != true;
+                if (viaNodePort && IsReservedPort(port.NodePort, seed))
                 {
-                    exposed.Add((service, port, key, viaSni));
+                    viaNodePort = false;
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "NodePortReserved", $"Service/{service.Key}",
+                        $"spec.ports[name='{port.Name}'].nodePort",
+                        $"node port {port.NodePort} is a port of the proxy's own listeners (SNI {seed.SniPort}, tunneling {seed.TunnelingPort}, " +
+                        $"stats {seed.StatsPort}, admin {seed.AdminPort}); this port gets no NodePort listener until it is changed", tenant.Id));
+                }
+                if (viaNodePort || viaSni || port.ViaTunneling)
+                {
+                    exposed.Add((service, port, key, viaSni, viaNodePort));
                 }
             }
         }
@@ -122,13 +137,13 @@ public static class TenantCompiler
         var encodings = SeedEncodings.For(seed);
         var body = RbacConfigs.Body(tenant.Id, decision, seed);
         var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, encodings, generation) : null;
-        var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, encodings, generation) : null;
+        var nodePortRbac = exposed.Any(x => x.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, encodings, generation) : null;
 
-        foreach (var (service, port, key, viaSni) in exposed)
+        foreach (var (service, port, key, viaSni, viaNodePort) in exposed)
         {
             clusters.Add(EnvoyResource.FromBytes(key, Envoy.Config.Cluster.V3.Cluster.Descriptor, ClusterBytes(key, seed)));
             endpoints.Add(EnvoyResource.FromBytes(key, ClusterLoadAssignment.Descriptor, LoadAssignmentBytes(key, port)));
-            if (port.ViaNodePort)
+            if (viaNodePort)
             {
                 listeners.Add(EnvoyResource.FromBytes(key, Listener.Descriptor,
                     NodePortListener(key, port.NodePort, nodePortRbac?.Filter, encodings, tcpCap)));
@@ -175,9 +190,10 @@ public static class TenantCompiler
         }
         return new TenantArtifacts(tenant, seed, conflictKey, decision, clusters, endpoints, listeners, chains, routes)
         {
-            Diagnostics = ReportDecision(tenant, decision, seed),
+            Diagnostics = [.. diagnostics, .. ReportDecision(tenant, decision, seed)],
             TunnelingScopes = scopes,
             SniHostnames = [.. exposed.Where(x => x.ViaSni).Select(x => x.Port.SniHostname!)],
+            NodePorts = [.. exposed.Where(x => x.ViaNodePort).Select(x => x.Port.NodePort)],
             TunnelingAuthorities = [.. tunneled.Select(t => t.Authority)],
             ExtensionConfigs = extensionConfigs,
             Admission = admission,
@@ -205,6 +221,10 @@ public static class TenantCompiler
     /// </summary>
     public static TimeSpan? TcpCap(Admission admission, SeedSettings seed) =>
         seed.RbacDelivery == RbacDelivery.Ecds ? ConnectionCap(admission, seed) : null;
+
+    /// <summary>A port the proxy's own listeners use (SNI, tunneling, stats, admin): a node port listener there could not bind.</summary>
+    public static bool IsReservedPort(int port, SeedSettings seed) =>
+        port == seed.SniPort || port == seed.TunnelingPort || port == seed.StatsPort || port == seed.AdminPort;
 
     public static ConfigSource ConfigSourceFor(SeedSettings seed) => seed.ConfigSource switch
     {
@@ -489,7 +509,7 @@ public static class TenantCompiler
             artifacts.Decision.Reason,
             artifacts.Decision.EffectiveRanges.Normalized.Select(r => r.ToString()).ToList(),
             artifacts.SniHostnames,
-            tenant.Services.SelectMany(s => s.Ports).Where(p => p.ViaNodePort).Select(p => p.NodePort).ToList(),
+            artifacts.NodePorts,
             artifacts.TunnelingAuthorities,
             ServingLastGood: false)
         {

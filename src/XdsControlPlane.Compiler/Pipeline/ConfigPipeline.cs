@@ -129,8 +129,17 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
                 : tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
             var inputDiagnostics = diagnostics.ToList(); // with the tenant notes above, which a later drain reports again
             var model = new SeedModel(input.Seed, ordered);
-            var compiled = SeedCompiler.Compile(model, _current, servingLastGood, drainRevocations: RevocationDelay <= TimeSpan.Zero);
-            var outcome = Publish(compiled, diagnostics, watch);
+            ApplyOutcome outcome;
+            try
+            {
+                var compiled = SeedCompiler.Compile(model, _current, servingLastGood, drainRevocations: RevocationDelay <= TimeSpan.Zero);
+                outcome = Publish(compiled, diagnostics, watch);
+            }
+            catch (Exception e)
+            {
+                // A bug (no input is meant to reach here): the last good snapshot stays, and the next input is tried afresh.
+                return Failed(e, diagnostics, watch);
+            }
             if (outcome.Applied)
             {
                 _lastGood = tenants;
@@ -171,9 +180,24 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
             return null;
         }
         var watch = Stopwatch.StartNew();
-        var compiled = SeedCompiler.Compile(current.Model, current, _servingLastGood, drainRevocations: true);
-        LogDrained(logger, current.OwedRevocations.Count);
-        return Publish(compiled, [.. _inputDiagnostics], watch);
+        try
+        {
+            var compiled = SeedCompiler.Compile(current.Model, current, _servingLastGood, drainRevocations: true);
+            LogDrained(logger, current.OwedRevocations.Count);
+            return Publish(compiled, [.. _inputDiagnostics], watch);
+        }
+        catch (Exception e)
+        {
+            return Failed(e, [.. _inputDiagnostics], watch);
+        }
+    }
+
+    private ApplyOutcome Failed(Exception e, List<Diagnostic> diagnostics, Stopwatch watch)
+    {
+        LogCompileFailed(logger, e.GetType().Name, e.Message, e);
+        diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "CompileFailed", "snapshot", "",
+            $"compiling the input failed ({e.GetType().Name}: {e.Message}); this is a bug, please report it with the input"));
+        return Reject(diagnostics, watch, $"compiling the input failed: {e.GetType().Name}: {e.Message}");
     }
 
     private ApplyOutcome Publish(CompiledSeed compiled, List<Diagnostic> diagnostics, Stopwatch watch)
@@ -209,6 +233,10 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     [LoggerMessage(EventId = 205, EventName = "RevocationsDrained", Level = LogLevel.Information,
         Message = "Draining {Tenants} narrowed tenants' chains (their filters are renamed; Envoy closes their connections at the end of its drain time)")]
     private static partial void LogDrained(ILogger logger, int tenants);
+
+    [LoggerMessage(EventId = 206, EventName = "CompileFailed", Level = LogLevel.Error,
+        Message = "Compiling the input failed ({Type}: {Message}); the last good snapshot stays in force")]
+    private static partial void LogCompileFailed(ILogger logger, string type, string message, Exception exception);
 
     [LoggerMessage(EventId = 201, EventName = "InputRejected", Level = LogLevel.Error, Message = "Input rejected: {Reason}")]
     private static partial void LogRejected(ILogger logger, string reason);

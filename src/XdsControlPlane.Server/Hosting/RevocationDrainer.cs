@@ -6,7 +6,7 @@ namespace XdsControlPlane.Server.Hosting;
 /// Pays the drains that narrowings owe (see <see cref="ConfigPipeline.RevocationDelay"/>) once the oldest is that
 /// old: one snapshot renames every owing tenant's filter, so several narrowings cost Envoy one LDS update.
 /// </summary>
-public sealed class RevocationDrainer(ConfigPipeline pipeline, TimeProvider time) : BackgroundService
+public sealed partial class RevocationDrainer(ConfigPipeline pipeline, TimeProvider time, ILogger<RevocationDrainer> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -21,7 +21,19 @@ public sealed class RevocationDrainer(ConfigPipeline pipeline, TimeProvider time
         {
             // The pipeline dates drains with its own clock and reads the age under its lock (the host gives it this
             // same TimeProvider).
-            pipeline.DrainRevocationsOwedLongerThan(pipeline.RevocationDelay);
+            try
+            {
+                pipeline.DrainRevocationsOwedLongerThan(pipeline.RevocationDelay);
+            }
+            catch (Exception e)
+            {
+                // The pipeline keeps its last good snapshot; the drain is still owed and is tried at the next tick.
+                LogDrainFailed(logger, e.GetType().Name, e.Message, e);
+            }
         }
     }
+
+    [LoggerMessage(EventId = 320, EventName = "DrainFailed", Level = LogLevel.Error,
+        Message = "Draining narrowed tenants failed ({Type}: {Message}); retried at the next tick")]
+    private static partial void LogDrainFailed(ILogger logger, string type, string message, Exception exception);
 }

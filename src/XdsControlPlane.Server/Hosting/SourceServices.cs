@@ -30,7 +30,20 @@ public sealed partial class FolderSourceService(
         }
     }
 
+    /// <summary>One reload; nothing it throws ends the service (the last good snapshot stays, the next change retries).</summary>
     private void Apply()
+    {
+        try
+        {
+            ApplyOnce();
+        }
+        catch (Exception e)
+        {
+            LogApplyFailed(logger, e.GetType().Name, e.Message, e);
+        }
+    }
+
+    private void ApplyOnce()
     {
         var load = source.Load();
         if (load.Inventory is null)
@@ -47,6 +60,10 @@ public sealed partial class FolderSourceService(
 
     [LoggerMessage(EventId = 300, EventName = "InputUnreadable", Level = LogLevel.Error, Message = "{Problem}")]
     private static partial void LogUnreadable(ILogger logger, string problem);
+
+    [LoggerMessage(EventId = 301, EventName = "SourceApplyFailed", Level = LogLevel.Error,
+        Message = "Reading or applying the input folder failed ({Type}: {Message}); the last good configuration stays in force, the next change retries")]
+    private static partial void LogApplyFailed(ILogger logger, string type, string message, Exception exception);
 }
 
 /// <summary>Feeds the pipeline from the seed's API server and tells operators about bad tenants with Kubernetes Events.</summary>
@@ -59,8 +76,18 @@ public sealed partial class KubernetesSourceService(
         {
             await source.RunAsync((inventory, ct) =>
             {
-                var result = InventoryTranslator.Translate(inventory, source.Options.ToTranslationOptions());
-                var outcome = pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics));
+                ApplyOutcome outcome;
+                try
+                {
+                    var result = InventoryTranslator.Translate(inventory, source.Options.ToTranslationOptions());
+                    outcome = pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics));
+                }
+                catch (Exception e)
+                {
+                    // The source would log and go on too; said here with what it means for what is served.
+                    LogApplyFailed(logger, e.GetType().Name, e.Message, e);
+                    return Task.CompletedTask;
+                }
                 // Off the publishing path: the Event writer (EventWriterService) takes it from here, so a slow API server
                 // never delays the next policy change.
                 var dropped = events.Dropped;
@@ -80,6 +107,10 @@ public sealed partial class KubernetesSourceService(
     [LoggerMessage(EventId = 310, EventName = "EventWriterBehind", Level = LogLevel.Warning,
         Message = "The Kubernetes Event writer is behind the API server; the oldest queued batch was dropped ({Dropped} so far, the newest is kept)")]
     private static partial void LogEventsBehind(ILogger logger, long dropped);
+
+    [LoggerMessage(EventId = 311, EventName = "SourceApplyFailed", Level = LogLevel.Error,
+        Message = "Translating or applying an inventory failed ({Type}: {Message}); the last good configuration stays in force, the next change retries")]
+    private static partial void LogApplyFailed(ILogger logger, string type, string message, Exception exception);
 
     public static IKubernetes CreateClient(KubernetesSourceOptions options) => new Kubernetes(options.CreateClientConfiguration());
 }

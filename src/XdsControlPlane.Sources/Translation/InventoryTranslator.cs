@@ -55,28 +55,41 @@ public static class InventoryTranslator
         options ??= new TranslationOptions();
         var diagnostics = new List<Diagnostic>();
         var failed = new SortedSet<string>(StringComparer.Ordinal);
-        var seed = TranslateSeed(inventory.Seeds, inventory.Services, options, diagnostics);
+        var seed = TranslateSeed(Named(inventory.Seeds, s => s.Metadata, "Seed", diagnostics), inventory.Services, options, diagnostics);
 
         var clustersById = new SortedDictionary<string, KkpCluster>(StringComparer.Ordinal);
-        foreach (var cluster in inventory.Clusters)
+        foreach (var cluster in Named(inventory.Clusters, c => c.Metadata, "Cluster", diagnostics))
         {
             clustersById[cluster.Metadata.Name] = cluster;
         }
 
-        var slicesByService = inventory.EndpointSlices
+        var slicesByService = Named(inventory.EndpointSlices, s => s.Metadata, "EndpointSlice", diagnostics)
             .Where(s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true)
             .GroupBy(s => $"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}")
             .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Metadata.Name, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
 
-        var servicesByTenant = new SortedDictionary<string, List<ExposedService>>(StringComparer.Ordinal);
-        foreach (var service in inventory.Services.OrderBy(s => s.Metadata.NamespaceProperty, StringComparer.Ordinal).ThenBy(s => s.Metadata.Name, StringComparer.Ordinal))
+        var servicesByTenant = new SortedDictionary<string, List<(ExposedService Service, V1Service Source)>>(StringComparer.Ordinal);
+        foreach (var service in Named(inventory.Services, s => s.Metadata, "Service", diagnostics).OrderBy(s => s.Metadata.NamespaceProperty, StringComparer.Ordinal).ThenBy(s => s.Metadata.Name, StringComparer.Ordinal))
         {
             var ns = service.Metadata.NamespaceProperty ?? "default";
             if (options.Namespace is not null && ns != options.Namespace)
             {
                 continue;
             }
-            var tenantId = TenantIdOf(ns);
+            if (!TryTenantIdOf(ns, out var tenantId))
+            {
+                if (service.Metadata.Annotations?.ContainsKey(options.ExposeAnnotationKey) == true)
+                {
+                    // envoy-manager exposes an annotated Service in any namespace it watches; here a tenant is a KKP
+                    // user cluster, whose allowlist is on its Cluster object. Outside cluster-<id> there is no list to
+                    // apply, and KKP puts nothing there that the shared proxy exposes: not served, said once per Service.
+                    diagnostics.Add(Error("NotATenantNamespace", $"Service/{ns}/{service.Metadata.Name}", "metadata.namespace",
+                        $"the Service is annotated {options.ExposeAnnotationKey} but '{ns}' is not a KKP user-cluster namespace " +
+                        "(cluster-<id>); only Services in cluster-<id> namespaces are served, under their Cluster's allowlist. " +
+                        "The Service is not served; KKP creates exposed Services only in cluster-<id> namespaces"));
+                }
+                continue;
+            }
             var exposed = TranslateService(service, slicesByService, options, diagnostics, tenantId);
             if (exposed is null)
             {
@@ -91,7 +104,7 @@ public static class InventoryTranslator
             {
                 servicesByTenant[tenantId] = list = [];
             }
-            list.Add(exposed.Value.Service!);
+            list.Add((exposed.Value.Service!, service));
         }
 
         var tenants = new List<Tenant>();
@@ -103,7 +116,19 @@ public static class InventoryTranslator
             {
                 continue;
             }
-            var tenant = TranslateTenant(id, cluster, services ?? [], diagnostics);
+            if (cluster is null)
+            {
+                // Services without their Cluster: a cluster being deleted (the namespace goes after the Cluster's
+                // finalizers ran), or the wrong object deleted. The allowlist is unknown, so the tenant must not be
+                // served open: it is failed, and the pipeline keeps its last good policy or, with none, serves nothing.
+                failed.Add(id);
+                diagnostics.Add(Error("ClusterMissing", $"Namespace/{TenantNamespacePrefix}{id}", "",
+                    $"{services!.Count} exposed Service(s) in {TenantNamespacePrefix}{id} but no Cluster object '{id}': its allowlist is unknown, " +
+                    "so the tenant keeps its last good policy (or, never served, is not served) and is never served open; " +
+                    "restore the Cluster, or remove the Services if the cluster is gone", id));
+                continue;
+            }
+            var tenant = TranslateTenant(id, cluster, ResolveNameConflicts(services ?? [], diagnostics, id), diagnostics);
             if (tenant is null)
             {
                 failed.Add(id);
@@ -116,8 +141,79 @@ public static class InventoryTranslator
         return new TranslationResult(seed, tenants.ToValueList(), failed, diagnostics);
     }
 
-    public static string TenantIdOf(string ns) =>
-        ns.StartsWith(TenantNamespacePrefix, StringComparison.Ordinal) ? ns[TenantNamespacePrefix.Length..] : ns;
+    /// <summary>
+    /// The objects that have a name: the API server never sends one without, but a folder manifest may lack
+    /// <c>metadata</c>, and every later step keys on the name. The others are reported and skipped.
+    /// </summary>
+    private static List<T> Named<T>(IReadOnlyList<T> objects, Func<T, V1ObjectMeta?> metadata, string kind, List<Diagnostic> diagnostics)
+    {
+        var named = new List<T>(objects.Count);
+        foreach (var obj in objects)
+        {
+            if (string.IsNullOrEmpty(metadata(obj)?.Name))
+            {
+                diagnostics.Add(Error("MissingName", kind, "metadata.name", $"a {kind} without metadata.name is ignored"));
+                continue;
+            }
+            named.Add(obj);
+        }
+        return named;
+    }
+
+    /// <summary>The tenant of a namespace: <c>cluster-&lt;id&gt;</c> gives <c>id</c>; any other namespace is no tenant.</summary>
+    public static bool TryTenantIdOf(string ns, out string id)
+    {
+        id = ns.StartsWith(TenantNamespacePrefix, StringComparison.Ordinal) ? ns[TenantNamespacePrefix.Length..] : "";
+        return id.Length > 0;
+    }
+
+    /// <summary>
+    /// envoy-manager names a Service port's listener, cluster, chain and virtual host <c>&lt;ns&gt;/&lt;svc&gt;-&lt;port&gt;</c>,
+    /// which is not injective: Service <c>b</c> port <c>c-x</c> and Service <c>b-c</c> port <c>x</c> are both
+    /// <c>ns/b-c-x</c>. The names stay (Envoys and dashboards know them); the older Service (then the lower name)
+    /// keeps a name and the other port is dropped and reported. Checked here, not in the compiler: names carry the
+    /// namespace, so only Services of one namespace can collide, and the translation sees them all at once; the
+    /// model then never holds a collision, so the full and the incremental compile cannot disagree on it, and the
+    /// compiler's SNI and node-port claims see only ports that will be served.
+    /// </summary>
+    private static List<ExposedService> ResolveNameConflicts(List<(ExposedService Service, V1Service Source)> services, List<Diagnostic> diagnostics, string tenantId)
+    {
+        var owners = new Dictionary<string, (ExposedService Service, string Port)>(StringComparer.Ordinal);
+        HashSet<(ExposedService, int)>? dropped = null;
+        foreach (var (service, source) in services.OrderBy(s => s.Service.CreatedAt).ThenBy(s => s.Service.Name, StringComparer.Ordinal))
+        {
+            for (var i = 0; i < service.Ports.Count; i++)
+            {
+                var port = service.Ports[i];
+                var name = $"{service.Namespace}/{service.Name}-{port.Name}";
+                if (owners.TryAdd(name, (service, port.Name)))
+                {
+                    continue;
+                }
+                var (owner, ownerPort) = owners[name];
+                var index = source.Spec?.Ports?.ToList().FindLastIndex(p => (p.Name ?? "") == port.Name) ?? -1;
+                diagnostics.Add(Error("ResourceNameConflict", $"Service/{service.Key}", $"spec.ports[{index}].name",
+                    $"port '{port.Name}' would be named '{name}' (envoy-manager's <namespace>/<service>-<port>), the name of port '{ownerPort}' " +
+                    $"of the {(ReferenceEquals(owner, service) ? "same" : "older")} Service {owner.Key}; this port is not served until the Service or the port is renamed",
+                    tenantId));
+                (dropped ??= []).Add((service, i));
+            }
+        }
+        if (dropped is null)
+        {
+            return [.. services.Select(s => s.Service)];
+        }
+        var result = new List<ExposedService>(services.Count);
+        foreach (var (service, _) in services)
+        {
+            var ports = service.Ports.Where((_, i) => !dropped.Contains((service, i))).ToValueList();
+            if (ports.Count > 0)
+            {
+                result.Add(ports.Count == service.Ports.Count ? service : service with { Ports = ports });
+            }
+        }
+        return result;
+    }
 
     private static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, IReadOnlyList<V1Service> services, TranslationOptions options,
         List<Diagnostic> diagnostics)
@@ -307,12 +403,8 @@ public static class InventoryTranslator
         return true;
     }
 
-    private static Tenant? TranslateTenant(string id, KkpCluster? cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
+    private static Tenant? TranslateTenant(string id, KkpCluster cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
     {
-        if (cluster is null)
-        {
-            return new Tenant { Id = id, HasClusterObject = false, Strategy = InferStrategy(services), Services = services.ToValueList() };
-        }
         var obj = $"Cluster/{id}";
         var ok = true;
         var strategy = ExposeStrategy.NodePort; // KKP's default
@@ -366,9 +458,6 @@ public static class InventoryTranslator
             Services = services.ToValueList(),
         };
     }
-
-    private static ExposeStrategy InferStrategy(List<ExposedService> services) =>
-        services.Any(s => s.Ports.Any(p => p.SniHostname is not null || p.ViaTunneling)) ? ExposeStrategy.Tunneling : ExposeStrategy.NodePort;
 
     private readonly record struct ServiceOutcome(ExposedService? Service, bool Failed);
 
@@ -443,6 +532,14 @@ public static class InventoryTranslator
                         $"port '{portName}' is not a port of the Service", tenantId));
                     return new ServiceOutcome(null, true);
                 }
+                if ((host ?? "").Contains('*'))
+                {
+                    diagnostics.Add(Error("WildcardSniHostname", obj, $"metadata.annotations[{Annotations.PortMapping}]",
+                        $"'{host}' (port '{portName}') is a wildcard: refused. Envoy matches a wildcard chain for every name under it that no " +
+                        "exact chain holds, so it would take the connections of names nobody serves yet and of a tenant that is not served " +
+                        "(conflict, missing Cluster, deletion); KKP's hostnames are exact. Name the exact hostname", tenantId));
+                    return new ServiceOutcome(null, true);
+                }
                 if (!IsValidSniHostname(host))
                 {
                     diagnostics.Add(Error("InvalidPortMapping", obj, $"metadata.annotations[{Annotations.PortMapping}]",
@@ -461,11 +558,21 @@ public static class InventoryTranslator
 
         var key = $"{service.Metadata.NamespaceProperty}/{service.Metadata.Name}";
         slicesByService.TryGetValue(key, out var slices);
+        slices = UsableSlices(slices, diagnostics, tenantId);
         var ports = new List<ExposedPort>();
-        foreach (var port in service.Spec?.Ports ?? [])
+        var specPorts = service.Spec?.Ports ?? [];
+        for (var index = 0; index < specPorts.Count; index++)
         {
+            var port = specPorts[index];
             if ((port.Protocol ?? "TCP") != "TCP")
             {
+                continue;
+            }
+            // The API server validates these; a folder manifest may not, and Envoy refuses the whole update over one.
+            if (port.Port is < 1 or > 65535 || port.NodePort is < 0 or > 65535)
+            {
+                diagnostics.Add(Error("InvalidPort", obj, $"spec.ports[{index}]",
+                    $"port {port.Port} / nodePort {port.NodePort} is outside 1..65535; the port is not served", tenantId));
                 continue;
             }
             var name = port.Name ?? "";
@@ -495,6 +602,112 @@ public static class InventoryTranslator
             Ports = ports.ToValueList(),
         }, false);
     }
+
+    /// <summary>
+    /// The slices with only what Envoy can use as a STATIC socket address: each address parsed strictly and of the
+    /// slice's <c>addressType</c>, written canonically; FQDN slices (and unknown types) are not served at all, since
+    /// an EDS endpoint must be an IP address. What is dropped is reported (a warning: the rest is served). A clean
+    /// slice (the usual one) is returned as it is; only another is copied (never changed: the inventory is shared).
+    /// </summary>
+    private static List<V1EndpointSlice>? UsableSlices(List<V1EndpointSlice>? slices, List<Diagnostic> diagnostics, string tenantId)
+    {
+        if (slices is null)
+        {
+            return null;
+        }
+        var result = new List<V1EndpointSlice>(slices.Count);
+        foreach (var slice in slices)
+        {
+            var obj = $"EndpointSlice/{slice.Metadata.NamespaceProperty}/{slice.Metadata.Name}";
+            bool? v4 = slice.AddressType switch { "IPv4" => true, "IPv6" => false, _ => null };
+            if (v4 is not { } isV4)
+            {
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "UnsupportedAddressType", obj, "addressType",
+                    $"addressType '{slice.AddressType}' is not served: Envoy's endpoints here are IP addresses (IPv4 or IPv6 slices)", tenantId));
+                continue;
+            }
+            if (IsClean(slice, isV4))
+            {
+                result.Add(slice); // the usual slice: nothing copied
+                continue;
+            }
+            var ports = new List<Discoveryv1EndpointPort>(slice.Ports?.Count ?? 0);
+            for (var i = 0; i < (slice.Ports?.Count ?? 0); i++)
+            {
+                if (slice.Ports![i].Port is < 1 or > 65535)
+                {
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "InvalidEndpointPort", obj, $"ports[{i}].port",
+                        $"port {slice.Ports[i].Port} is outside 1..65535; skipped", tenantId));
+                    continue;
+                }
+                ports.Add(slice.Ports[i]);
+            }
+            var endpoints = new List<V1Endpoint>(slice.Endpoints?.Count ?? 0);
+            for (var i = 0; i < (slice.Endpoints?.Count ?? 0); i++)
+            {
+                var endpoint = slice.Endpoints![i];
+                var addresses = new List<string>(endpoint.Addresses?.Count ?? 0);
+                for (var j = 0; j < (endpoint.Addresses?.Count ?? 0); j++)
+                {
+                    var text = endpoint.Addresses![j] ?? "";
+                    if (UsableAddress(text, isV4) is { } canonical)
+                    {
+                        addresses.Add(canonical);
+                        continue;
+                    }
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "InvalidEndpointAddress", obj, $"endpoints[{i}].addresses[{j}]",
+                        $"'{text}' is not an {slice.AddressType} address (the slice's addressType); skipped", tenantId));
+                }
+                endpoints.Add(new V1Endpoint
+                {
+                    Addresses = addresses,
+                    Conditions = endpoint.Conditions,
+                    DeprecatedTopology = endpoint.DeprecatedTopology,
+                    Hints = endpoint.Hints,
+                    Hostname = endpoint.Hostname,
+                    NodeName = endpoint.NodeName,
+                    TargetRef = endpoint.TargetRef,
+                    Zone = endpoint.Zone,
+                });
+            }
+            result.Add(new V1EndpointSlice
+            {
+                ApiVersion = slice.ApiVersion,
+                Kind = slice.Kind,
+                Metadata = slice.Metadata,
+                AddressType = slice.AddressType,
+                Ports = ports,
+                Endpoints = endpoints,
+            });
+        }
+        return result;
+    }
+
+    /// <summary>Whether every port is in range and every address canonical and of the slice's family.</summary>
+    private static bool IsClean(V1EndpointSlice slice, bool isV4)
+    {
+        if (slice.Ports?.Any(p => p.Port is < 1 or > 65535) == true)
+        {
+            return false;
+        }
+        foreach (var endpoint in slice.Endpoints ?? [])
+        {
+            foreach (var text in endpoint.Addresses ?? [])
+            {
+                if (UsableAddress(text, isV4) != text)
+                {
+                    return false;
+                }
+            }
+        }
+        return true;
+    }
+
+    /// <summary>The canonical form of an IP address of the family, or null when it is none.</summary>
+    private static string? UsableAddress(string? text, bool isV4) =>
+        text is not null && !text.Contains('/') && CidrRange.TryParse($"{text}/{(isV4 ? 32 : 128)}", out var parsed, out _) && parsed.IsIPv4 == isV4
+            ? parsed.NetworkText
+            : null;
 
     /// <summary>
     /// Ready addresses only (as envoy-manager), for the slice port with the Service port's name, unique, with the zone
@@ -585,8 +798,8 @@ public static class InventoryTranslator
         return false;
     }
 
-    /// <summary>Envoy's server_names match exact names or "*.suffix"; anything else would never match or match too much.</summary>
-    private static bool IsValidSniHostname(string host)
+    /// <summary>An exact DNS hostname (wildcards are refused before this): anything else would never match as TLS SNI.</summary>
+    private static bool IsValidSniHostname(string? host)
     {
         if (string.IsNullOrEmpty(host) || host.Length > 253)
         {
@@ -596,10 +809,6 @@ public static class InventoryTranslator
         for (var i = 0; i < labels.Length; i++)
         {
             var label = labels[i];
-            if (i == 0 && label == "*" && labels.Length > 1)
-            {
-                continue;
-            }
             if (label.Length is 0 or > 63 || label[0] == '-' || label[^1] == '-'
                 || !label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
             {

@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Server.Hosting;
+using XdsControlPlane.Sources.Folder;
+
+namespace XdsControlPlane.Server.Tests;
+
+/// <summary>
+/// A hosted loop that meets an exception logs it, keeps the last good snapshot and goes on: under the host's
+/// default <c>BackgroundServiceExceptionBehavior.StopHost</c> an escaped exception would stop every Envoy's config.
+/// </summary>
+public sealed class HostedLoopTests : IDisposable
+{
+    private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), $"xds-loop-{Guid.NewGuid():N}");
+
+    public HostedLoopTests()
+    {
+        Directory.CreateDirectory(_folder);
+        foreach (var file in Directory.GetFiles(Path.Combine(AppContext.BaseDirectory, "../../../../../envoy-config/examples/aws-seed")))
+        {
+            File.Copy(file, Path.Combine(_folder, Path.GetFileName(file)));
+        }
+    }
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task AFolderReadThatThrowsLeavesTheHostServingTheLastGoodSnapshot()
+    {
+        var logs = new CapturingLoggerProvider();
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(logs);
+        builder.Services.AddSingleton(sp => new FolderSource(_folder, sp.GetRequiredService<ILogger<FolderSource>>()));
+        builder.Services.AddSingleton(sp => new ConfigPipeline(SnapshotConsistency.Check, sp.GetRequiredService<ILogger<ConfigPipeline>>()));
+        builder.Services.AddHostedService<FolderSourceService>();
+        using var host = builder.Build();
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var pipeline = host.Services.GetRequiredService<ConfigPipeline>();
+        await host.StartAsync();
+        try
+        {
+            var good = await Eventually(() => pipeline.Current);
+
+            // A dangling link (a ConfigMap key removed under a mounted volume leaves one for a moment): listed as a
+            // file, unreadable. FolderSource.Load throws FileNotFoundException on it.
+            // The folder's watcher starts after the first apply: until the failure shows, the link is made again
+            // (a second apart, longer than the watcher's debounce), so a link made before the watcher is not missed.
+            var link = Path.Combine(_folder, "zz-gone.yaml");
+            var until = DateTime.UtcNow + Deadline;
+            while (!logs.Events.Contains("SourceApplyFailed"))
+            {
+                Assert.True(DateTime.UtcNow < until, "the failed read was not logged in time");
+                File.Delete(link);
+                File.CreateSymbolicLink(link, Path.Combine(_folder, "..data", "zz-gone.yaml"));
+                for (var i = 0; i < 20 && !logs.Events.Contains("SourceApplyFailed"); i++)
+                {
+                    await Task.Delay(50);
+                }
+            }
+
+            Assert.False(lifetime.ApplicationStopping.IsCancellationRequested, "an exception in the folder loop stopped the host");
+            Assert.Same(good, pipeline.Current);
+
+            // And it goes on: the link goes, an edit arrives and is applied.
+            File.Delete(link);
+            var clusters = Path.Combine(_folder, "clusters.yaml");
+            await File.WriteAllTextAsync(clusters, (await File.ReadAllTextAsync(clusters)).Replace("- 203.0.113.0/24", "- 203.0.113.0/25", StringComparison.Ordinal));
+            var next = await Eventually(() => pipeline.Current is { } current && !ReferenceEquals(current, good)
+                && current.GetReport("k7x2m9p4qz")!.EffectiveRanges.Contains("203.0.113.0/25") ? current : null);
+            Assert.False(lifetime.ApplicationStopping.IsCancellationRequested);
+            Assert.DoesNotContain("203.0.113.0/24", next.GetReport("k7x2m9p4qz")!.EffectiveRanges);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    private static async Task<T> Eventually<T>(Func<T?> probe)
+        where T : class
+    {
+        var until = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            if (probe() is { } value)
+            {
+                return value;
+            }
+            Assert.True(DateTime.UtcNow < until, "the expected state was not reached in time");
+            await Task.Delay(50);
+        }
+    }
+
+    private sealed class CapturingLoggerProvider : ILoggerProvider
+    {
+        public ConcurrentBag<string> Events { get; } = [];
+
+        public ILogger CreateLogger(string categoryName) => new Logger(Events);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(ConcurrentBag<string> events) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+                events.Add(eventId.Name ?? "");
+        }
+    }
+}
