@@ -66,8 +66,9 @@ public static class ManifestReader
             events.Clear();
             while (!parser.TryConsume<DocumentEnd>(out _))
             {
-                parser.MoveNext();
+                // TryConsume has moved past the DocumentStart; Current is the document's first event.
                 events.Add(parser.Current!);
+                parser.MoveNext();
             }
             if (ReadDocument(events, mayMerge, start.Start.Line, buffer) is { } obj)
             {
@@ -382,7 +383,7 @@ public static class ManifestReader
         private static void WriteScalar(Utf8JsonWriter writer, Scalar s)
         {
             var value = s.Value;
-            if (s.Style != ScalarStyle.Plain || s.Tag.Value == "tag:yaml.org,2002:str")
+            if (s.Style != ScalarStyle.Plain || (!s.Tag.IsEmpty && !s.Tag.IsNonSpecific && s.Tag.Value == "tag:yaml.org,2002:str"))
             {
                 writer.WriteStringValue(value);
             }
