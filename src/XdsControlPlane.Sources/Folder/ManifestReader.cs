@@ -37,6 +37,9 @@ public static class ManifestReader
     /// <summary>An alias may repeat a node, so a few lines can describe an enormous document; refuse past this many events.</summary>
     private const int MaxExpandedEventsPerDocument = 1_000_000;
 
+    /// <summary>Nesting deeper than any Kubernetes object; the writer recurses, so deeper input is refused, not a stack overflow.</summary>
+    private const int MaxDepth = 128;
+
     private static readonly JsonSerializerOptions Options = CreateOptions();
 
     private static readonly JsonWriterOptions WriterOptions = new()
@@ -221,40 +224,49 @@ public static class ManifestReader
             return i;
         }
 
-        public void Write(Utf8JsonWriter writer) => WriteNode(writer, 0);
+        public void Write(Utf8JsonWriter writer) => WriteNode(writer, 0, 0);
 
-        private int WriteNode(Utf8JsonWriter writer, int i)
+        private int WriteNode(Utf8JsonWriter writer, int i, int depth)
         {
-            var e = events[i];
-            if (e is NodeEvent { Anchor.IsEmpty: false } anchored)
+            if (depth > MaxDepth)
             {
-                _anchors[anchored.Anchor.Value] = i;
+                throw new FormatException($"line {events[i].Start.Line}: nested deeper than {MaxDepth} levels");
             }
+            var e = events[i];
+            int next;
             switch (e)
             {
                 case Scalar s:
                     WriteScalar(writer, s);
-                    return i + 1;
+                    next = i + 1;
+                    break;
                 case SequenceStart:
                     writer.WriteStartArray();
-                    i++;
-                    while (events[i] is not SequenceEnd)
+                    next = i + 1;
+                    while (events[next] is not SequenceEnd)
                     {
-                        i = WriteNode(writer, i);
+                        next = WriteNode(writer, next, depth + 1);
                     }
                     writer.WriteEndArray();
-                    return i + 1;
+                    next++;
+                    break;
                 case MappingStart:
                     writer.WriteStartObject();
-                    i = WriteEntries(writer, i);
+                    next = WriteEntries(writer, i, depth);
                     writer.WriteEndObject();
-                    return i;
+                    break;
                 case AnchorAlias alias:
-                    WriteNode(writer, Resolve(alias));
+                    WriteNode(writer, Resolve(alias), depth + 1);
                     return i + 1;
                 default:
                     throw new FormatException($"unexpected YAML event {e}");
             }
+            // Recorded once the node is complete, so a node cannot contain an alias of itself (an endless expansion).
+            if (e is NodeEvent { Anchor.IsEmpty: false } anchored)
+            {
+                _anchors[anchored.Anchor.Value] = i;
+            }
+            return next;
         }
 
         private int Resolve(AnchorAlias alias)
@@ -272,17 +284,17 @@ public static class ManifestReader
         }
 
         /// <summary>Writes the entries of the mapping that starts at <paramref name="i"/>; returns the index after it.</summary>
-        private int WriteEntries(Utf8JsonWriter writer, int i)
+        private int WriteEntries(Utf8JsonWriter writer, int i, int depth)
         {
             if (mayMerge && HasMergeKey(i))
             {
-                return WriteMergedEntries(writer, i);
+                return WriteMergedEntries(writer, i, depth);
             }
             i++;
             while (events[i] is not MappingEnd)
             {
                 writer.WritePropertyName(KeyAt(i));
-                i = WriteNode(writer, Skip(i) == i + 1 ? i + 1 : throw NotScalarKey(i));
+                i = WriteNode(writer, Skip(i) == i + 1 ? i + 1 : throw NotScalarKey(i), depth + 1);
             }
             return i + 1;
         }
@@ -291,8 +303,12 @@ public static class ManifestReader
         /// YAML merge keys: explicit keys win over merged ones, and an earlier merged mapping over a later one.
         /// JSON objects keep the last of duplicate names, so the lowest precedence is written first.
         /// </summary>
-        private int WriteMergedEntries(Utf8JsonWriter writer, int i)
+        private int WriteMergedEntries(Utf8JsonWriter writer, int i, int depth)
         {
+            if (depth > MaxDepth)
+            {
+                throw new FormatException($"line {events[i].Start.Line}: merge keys nest deeper than {MaxDepth} levels");
+            }
             var merges = new List<int>();
             var explicitKeys = new List<int>();
             for (var j = i + 1; events[j] is not MappingEnd; j = Skip(Skip(j)))
@@ -304,12 +320,12 @@ public static class ManifestReader
                 var value = merges[m] + 1;
                 if (events[value] is AnchorAlias a)
                 {
-                    RegisterAnchorsBetween(i, value);
+                    RegisterAnchorsBetween(i + 1, value);
                     value = Resolve(a);
                 }
                 if (events[value] is MappingStart)
                 {
-                    WriteEntries(writer, value);
+                    WriteEntries(writer, value, depth + 1);
                 }
                 else if (events[value] is SequenceStart)
                 {
@@ -320,7 +336,7 @@ public static class ManifestReader
                     }
                     for (var s = sources.Count - 1; s >= 0; s--)
                     {
-                        WriteEntries(writer, events[sources[s]] is MappingStart ? sources[s] : throw NotMergeable(value));
+                        WriteEntries(writer, events[sources[s]] is MappingStart ? sources[s] : throw NotMergeable(value), depth + 1);
                     }
                 }
                 else
@@ -331,7 +347,7 @@ public static class ManifestReader
             foreach (var key in explicitKeys)
             {
                 writer.WritePropertyName(KeyAt(key));
-                WriteNode(writer, Skip(key) == key + 1 ? key + 1 : throw NotScalarKey(key));
+                WriteNode(writer, Skip(key) == key + 1 ? key + 1 : throw NotScalarKey(key), depth + 1);
             }
             return Skip(i);
         }

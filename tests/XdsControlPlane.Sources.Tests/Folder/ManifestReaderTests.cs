@@ -239,6 +239,23 @@ public sealed class ManifestReaderTests
     }
 
     [Theory]
+    [InlineData("&a [x, *a]")]
+    [InlineData("&m {x: 1, y: {<<: *m}}")]
+    public void AliasOfTheNodeItIsIn_IsRefused(string value)
+    {
+        var e = Assert.Throws<FormatException>(() => ManifestReader.Read($"apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\nspec: {value}\n"));
+        Assert.Contains("names no anchor before it", e.Message);
+    }
+
+    [Fact]
+    public void NestingDeeperThanAnyObject_IsRefused()
+    {
+        var yaml = $"apiVersion: v1\nkind: Service\nmetadata: {{name: x}}\nspec: {new string('[', 5000)}{new string(']', 5000)}\n";
+        var e = Assert.Throws<FormatException>(() => ManifestReader.Read(yaml));
+        Assert.Contains("nested deeper than", e.Message);
+    }
+
+    [Theory]
     [InlineData("0", true)]
     [InlineData("-12.5e+3", true)]
     [InlineData("30001", true)]
