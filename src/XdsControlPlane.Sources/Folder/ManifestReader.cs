@@ -119,6 +119,11 @@ public static class ManifestReader
             var cut = reason.IndexOf(" Path:", StringComparison.Ordinal);
             throw new FormatException($"{kind} {name} (line {line}): {field}: {(cut > 0 ? reason[..cut] : reason)}", e);
         }
+        catch (Exception e) when (e is FormatException or InvalidOperationException or OverflowException)
+        {
+            // A converter's own error (the client's date reader refusing a timestamp): no JSON path, but the object.
+            throw new FormatException($"{kind} {name} (line {line}): {e.Message.Split('\n')[0].Trim()}", e);
+        }
     }
 
     /// <summary>The client's JSON options (camelCase, its date converters, string enums), read leniently as YAML is typed.</summary>

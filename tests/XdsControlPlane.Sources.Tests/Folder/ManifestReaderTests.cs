@@ -216,6 +216,18 @@ public sealed class ManifestReaderTests
     }
 
     [Fact]
+    public void UnreadableTimestamp_NamesTheObject()
+    {
+        var e = Assert.Throws<FormatException>(() => ManifestReader.Read("""
+            apiVersion: v1
+            kind: Service
+            metadata: {name: svc, namespace: n1, creationTimestamp: "yesterday"}
+            """));
+        Assert.Contains("Service n1/svc (line 1)", e.Message);
+        Assert.Contains("yesterday", e.Message);
+    }
+
+    [Fact]
     public void SyntaxError_InASkippedKind_IsStillReported()
     {
         var e = Assert.ThrowsAny<YamlException>(() => ManifestReader.Read("""
