@@ -46,6 +46,7 @@ public sealed class EndToEndTests : IAsyncLifetime
             Input = _folder,
             ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
             DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            MetricsAddress = new IPEndPoint(IPAddress.Loopback, 0), // tests run side by side: never the fixed default port
             RevocationDelay = TimeSpan.FromSeconds(1),
         });
         await _app.StartAsync();
@@ -154,7 +155,9 @@ public sealed class EndToEndTests : IAsyncLifetime
         const string id = "n3wt3n4ntx";
         var file = Path.Combine(_folder, $"tenant-{id}.yaml");
         var template = await File.ReadAllTextAsync(Path.Combine(_folder, "tenant-c9v4h2l7xd.yaml"));
-        await File.WriteAllTextAsync(file, template.Replace("c9v4h2l7xd", id, StringComparison.Ordinal).Replace("30201", "30299", StringComparison.Ordinal));
+        // A tenant is its Cluster object and its Services (Services without their Cluster are never served).
+        const string cluster = "apiVersion: kubermatic.k8c.io/v1\nkind: Cluster\nmetadata:\n  name: " + id + "\nspec:\n  exposeStrategy: Tunneling\n---\n";
+        await File.WriteAllTextAsync(file, cluster + template.Replace("c9v4h2l7xd", id, StringComparison.Ordinal).Replace("30201", "30299", StringComparison.Ordinal));
         var (grown, listenersSeen) = await NextScopes(stream, cts.Token);
         Assert.Equal([.. ScopeNames(scopes), $"http2_connect/cluster-{id}"], ScopeNames(grown).Order(StringComparer.Ordinal));
         Assert.NotEmpty(listenersSeen); // its SNI chain joins sni_listener: LDS is sent, with tunneling_listener as it was

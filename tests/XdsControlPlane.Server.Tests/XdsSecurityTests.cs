@@ -118,6 +118,7 @@ public sealed class XdsSecurityTests : IDisposable
             Input = input,
             ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
             DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            MetricsAddress = new IPEndPoint(IPAddress.Loopback, 0), // tests run side by side: never the fixed default port
             TlsCertFile = cert,
             TlsKeyFile = key,
             ClientCaFile = caFile,
