@@ -260,11 +260,11 @@ public static class ControlPlaneCommandLine
     /// </summary>
     public static string[] Normalize(IReadOnlyList<string> args)
     {
-        var normalized = new string[args.Count];
+        var normalized = new List<string>(args.Count);
         var afterFlagNeedingValue = false;
-        for (var i = 0; i < args.Count; i++)
+        foreach (var original in args)
         {
-            var arg = args[i];
+            var arg = original;
             if (!afterFlagNeedingValue && arg.Length > 2 && arg[0] == '-' && arg[1] != '-')
             {
                 var name = arg[1..];
@@ -274,10 +274,17 @@ public static class ControlPlaneCommandLine
                     arg = "-" + arg;
                 }
             }
-            normalized[i] = arg;
+            if (!afterFlagNeedingValue && arg.StartsWith("--", StringComparison.Ordinal) && arg.EndsWith('=') && LongNames.Contains(arg[2..^1]))
+            {
+                // "-namespace=" sets the empty value (envoy-manager's "all namespaces"); System.CommandLine would drop it.
+                normalized.Add(arg[..^1]);
+                normalized.Add("");
+                continue;
+            }
+            normalized.Add(arg);
             afterFlagNeedingValue = !afterFlagNeedingValue && NeedsValue(arg);
         }
-        return normalized;
+        return [.. normalized];
     }
 
     private static bool NeedsValue(string arg) =>

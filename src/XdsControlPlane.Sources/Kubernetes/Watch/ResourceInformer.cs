@@ -413,16 +413,9 @@ public sealed class ResourceInformer<T> : IInformer
     {
         lock (_gate)
         {
-            _lastError = $"{_time.GetUtcNow():O} {Describe(e)}";
+            _lastError = $"{_time.GetUtcNow():O} {KubernetesSourceLog.Reason(e)}";
         }
     }
-
-    private static string Describe(Exception e) => e switch
-    {
-        KubernetesException { Status: { } status } => $"watch ERROR {status.Code} {status.Reason}: {status.Message}",
-        k8s.Autorest.HttpOperationException { Response: { } response } => $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {e.Message}",
-        _ => $"{e.GetType().Name}: {e.Message}",
-    };
 
     public static string KeyOf(T item) =>
         string.IsNullOrEmpty(item.Metadata?.NamespaceProperty) ? item.Metadata?.Name ?? "" : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
