@@ -23,8 +23,7 @@ catch (KubeconfigException e)
     Console.Error.WriteLine($"{ControlPlaneCommandLine.ProgramName}: {e.Message}");
     return 2;
 }
-app.Logger.LogInformation("{Program} {Version}: xDS on {Xds}, debug on http://{Debug}/, source {Source}", ControlPlaneCommandLine.ProgramName,
-    ControlPlaneCommandLine.VersionText, options.ListenAddress, options.DebugAddress,
-    command.Kubernetes is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
+HostLog.Started(app.Logger, ControlPlaneCommandLine.ProgramName, ControlPlaneCommandLine.VersionText, options.ListenAddress,
+    options.DebugAddress, command.Kubernetes is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
 await app.RunAsync();
 return Environment.ExitCode;
