@@ -139,6 +139,28 @@ public sealed class KubernetesSourceOptionsTests : IDisposable
         Assert.True(message.Contains("credentials", StringComparison.Ordinal), message);
     }
 
+    [Fact]
+    public void AContextWithoutAUserIsRefusedExceptForKubectlProxy()
+    {
+        const string NoUser = """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: seed
+              cluster: {server: "SERVER"}
+            contexts:
+            - name: seed
+              context: {cluster: seed}
+            current-context: seed
+            """;
+        var https = Write("https.yaml", NoUser.Replace("SERVER", "https://seed.example.com:6443", StringComparison.Ordinal));
+        Assert.Contains("credentials", Refused(new KubernetesSourceOptions { Kubeconfig = https }, Environment()), StringComparison.Ordinal);
+
+        // `kubectl proxy` serves plain http on loopback and adds the credentials itself.
+        var proxy = Write("proxy.yaml", NoUser.Replace("SERVER", "http://127.0.0.1:8001", StringComparison.Ordinal));
+        Assert.Equal("http://127.0.0.1:8001", new KubernetesSourceOptions { Kubeconfig = proxy }.CreateClientConfiguration(Environment()).Host.TrimEnd('/'));
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("not: [a, kubeconfig")]

@@ -108,7 +108,9 @@ public sealed record KubernetesSourceOptions
         {
             throw new KubeconfigException($"kubeconfig {path} ({origin}): {Describe(e)}", e);
         }
-        if (string.IsNullOrEmpty(config.AccessToken) && config.TokenProvider is null && config.ClientCertificateData is null
+        // Plain http is `kubectl proxy` (which adds the credentials itself); anything else needs some of its own.
+        if (!config.Host.StartsWith("http://", StringComparison.OrdinalIgnoreCase)
+            && string.IsNullOrEmpty(config.AccessToken) && config.TokenProvider is null && config.ClientCertificateData is null
             && config.ClientCertificateFilePath is null && config.ClientCertificateKeyData is null && config.Username is null)
         {
             throw new KubeconfigException($"kubeconfig {path} ({origin}): the user of context '{KubeContext ?? config.CurrentContext}' has no credentials "
