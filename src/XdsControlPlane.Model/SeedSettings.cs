@@ -95,10 +95,13 @@ public sealed record SeedSettings
     public RbacDelivery RbacDelivery { get; init; } = RbacDelivery.Ecds;
 
     /// <summary>
-    /// With ECDS delivery: the longest a tenant TCP connection (SNI chain, NodePort listener) may live
-    /// (<c>tcp_proxy.max_downstream_connection_duration</c>), the hard bound on how long a connection from a
-    /// revoked address can survive when a narrowing was not seen as such (the control plane restarted across
-    /// it). Seed annotation <c>nodeport-proxy.k8s.io/max-connection-duration</c> (<c>90m</c>, <c>2h</c>; <c>0</c> = none).
+    /// The longest a connection of a tenant whose RBAC restricts who may connect may live; tenants without a
+    /// list (or in dry run, or served open) have no cap at all. On CONNECT routes (<c>max_stream_duration</c>, both
+    /// delivery modes) it bounds how long a tunnel opened before a narrowing survives it (route changes reach new
+    /// streams only). On <c>tcp_proxy</c> (SNI chains, NodePort listeners; ECDS only) it bounds the one case the
+    /// generation rename misses (a restart across a narrowing whose fresh generation equals the served one).
+    /// Seed annotation <c>nodeport-proxy.k8s.io/max-connection-duration</c> (<c>90m</c>, <c>2h</c>; <c>0</c> = none).
+    /// See docs/connections.md for the default.
     /// </summary>
     public TimeSpan MaxConnectionDuration { get; init; } = TimeSpan.FromHours(1);
 

@@ -20,7 +20,9 @@ public enum AllowlistMode
 }
 
 /// <summary>One ready upstream address of an exposed port.</summary>
-public sealed record UpstreamEndpoint(string Address, int Port);
+/// <param name="Zone">The EndpointSlice endpoint's <c>zone</c> (the node's <c>topology.kubernetes.io/zone</c>); empty when the slice gives none.</param>
+/// <param name="NodeName">The endpoint's <c>nodeName</c>; empty when the slice gives none.</param>
+public sealed record UpstreamEndpoint(string Address, int Port, string Zone = "", string NodeName = "");
 
 /// <summary>A port of a Service that the nodeport-proxy exposes, and how.</summary>
 public sealed record ExposedPort
@@ -40,7 +42,7 @@ public sealed record ExposedPort
 
     public bool ViaTunneling { get; init; }
 
-    /// <summary>Ready endpoints, sorted, for the port's target.</summary>
+    /// <summary>Ready endpoints for the port's target, sorted by zone, then address and port (so a zone's endpoints are adjacent).</summary>
     public ValueList<UpstreamEndpoint> Endpoints { get; init; } = ValueList<UpstreamEndpoint>.Empty;
 }
 

@@ -24,6 +24,7 @@ catch (KubeconfigException e)
     return 2;
 }
 HostLog.Started(app.Logger, ControlPlaneCommandLine.ProgramName, ControlPlaneCommandLine.VersionText, options.ListenAddress,
-    options.DebugAddress, command.Kubernetes is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
+    options.XdsTls is null ? "h2c" : "mutual TLS", options.DebugAddress,
+    command.Kubernetes is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
 await app.RunAsync();
 return Environment.ExitCode;

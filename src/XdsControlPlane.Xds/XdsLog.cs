@@ -51,6 +51,30 @@ internal static partial class XdsLog
         Message = "Could not build the {Kind} response for node {Node}; the stream is ended with status INTERNAL and Envoy will reconnect. This is a server bug: report it with this message")]
     public static partial void ResponseFailed(ILogger logger, Exception exception, string kind, string node);
 
+    [LoggerMessage(EventId = 25, EventName = "NodeRefused", Level = LogLevel.Warning,
+        Message = "Refused a {StreamKind} stream of node {NodeId} (cluster {NodeCluster}) with PERMISSION_DENIED: only node {ServedId} (cluster {ServedCluster}) is served")]
+    public static partial void NodeRefused(ILogger logger, string streamKind, string nodeId, string nodeCluster, string servedId, string servedCluster);
+
+    [LoggerMessage(EventId = 26, EventName = "WriteTimedOut", Level = LogLevel.Warning,
+        Message = "{StreamKind} stream {StreamId} of node {NodeId} did not read a response within {Seconds} s; the stream is reset and its pending response dropped")]
+    public static partial void WriteTimedOut(ILogger logger, string streamKind, long streamId, string nodeId, double seconds);
+
+    [LoggerMessage(EventId = 27, EventName = "ConnectionRefused", Level = LogLevel.Warning,
+        Message = "Refused an xDS connection from {Remote}: {Open} connections open, the limit is {Limit}")]
+    public static partial void ConnectionRefused(ILogger logger, string remote, long open, int limit);
+
+    [LoggerMessage(EventId = 28, EventName = "TlsHandshakeRefused", Level = LogLevel.Warning,
+        Message = "Refused a TLS handshake on the xDS listener from {Remote}: {Reason}")]
+    public static partial void TlsHandshakeRefused(ILogger logger, string remote, string reason);
+
+    [LoggerMessage(EventId = 29, EventName = "TlsFilesReloaded", Level = LogLevel.Information,
+        Message = "xDS TLS files reloaded: server certificate {Subject} (expires {NotAfter:u}), {CaCount} client CA certificates")]
+    public static partial void TlsFilesReloaded(ILogger logger, string subject, DateTime notAfter, int caCount);
+
+    [LoggerMessage(EventId = 31, EventName = "TlsFilesUnreadable", Level = LogLevel.Error,
+        Message = "xDS TLS files changed but cannot be loaded; the previous certificates stay in use: {Reason}")]
+    public static partial void TlsFilesUnreadable(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 30, EventName = "Pushed", Level = LogLevel.Debug,
         Message = "Sent {TypeUrl} version {Version} nonce {Nonce} ({ResourceCount} resources, {RemovedCount} removed) to node {NodeId}")]
     public static partial void Pushed(ILogger logger, string typeUrl, string version, string nonce, int resourceCount, int removedCount, string nodeId);

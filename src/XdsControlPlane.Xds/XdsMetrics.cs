@@ -22,6 +22,12 @@ public sealed class XdsMetrics
     private long _streamsClosed;
     private long _connectedSotw;
     private long _connectedDelta;
+    private readonly long[] _refused = new long[RefusalNames.Length];
+    private long _connections;
+
+    /// <summary>Label values of <c>xds_refused_total</c>, indexed by <see cref="XdsRefusal"/>.</summary>
+    private static readonly string[] RefusalNames =
+        ["node", "tls_handshake", "request_bytes", "resource_names", "subscription_names", "subscription_bytes", "node_bytes", "connections", "write_timeout"];
 
     internal void StreamOpened(bool delta)
     {
@@ -46,6 +52,15 @@ public sealed class XdsMetrics
     internal void UnknownType() => Interlocked.Increment(ref _unknownTypes);
 
     internal void InvalidRequest() => Interlocked.Increment(ref _invalidRequests);
+
+    internal void Refused(XdsRefusal reason) => Interlocked.Increment(ref _refused[(int)reason]);
+
+    internal void ConnectionOpened() => Interlocked.Increment(ref _connections);
+
+    internal void ConnectionClosed() => Interlocked.Decrement(ref _connections);
+
+    /// <summary>How many times <paramref name="reason"/> refused a client since start.</summary>
+    public long RefusedCount(XdsRefusal reason) => Interlocked.Read(ref _refused[(int)reason]);
 
     /// <summary>Time from a snapshot being accepted to a stream having written it.</summary>
     internal void PushLatency(TimeSpan latency)
@@ -99,6 +114,13 @@ public sealed class XdsMetrics
         Counter(sb, "xds_stale_nonce_requests_total", "Requests ignored because their nonce was stale.", Interlocked.Read(ref _staleNonces));
         Counter(sb, "xds_unknown_type_requests_total", "Requests for a type this server does not serve.", Interlocked.Read(ref _unknownTypes));
         Counter(sb, "xds_invalid_requests_total", "Streams ended with INVALID_ARGUMENT or RESOURCE_EXHAUSTED.", Interlocked.Read(ref _invalidRequests));
+        sb.Append("# HELP xds_refused_total Clients refused or cut off, by the check or limit that did it (docs/security.md).\n# TYPE xds_refused_total counter\n");
+        for (var i = 0; i < RefusalNames.Length; i++)
+        {
+            sb.Append(inv, $"xds_refused_total{{reason=\"{RefusalNames[i]}\"}} {Interlocked.Read(ref _refused[i])}\n");
+        }
+        Gauge(sb, "xds_connections", "Connections open now on the xDS listener.");
+        sb.Append(inv, $"xds_connections {Interlocked.Read(ref _connections)}\n");
         Counter(sb, "xds_snapshots_rejected_total", "Inconsistent snapshots rejected (the previous one kept).", snapshotsRejected);
 
         sb.Append("# HELP xds_push_latency_seconds Time from a snapshot being accepted to a stream having written it.\n");
@@ -147,4 +169,35 @@ public sealed class XdsMetrics
               .Append(Interlocked.Read(ref values[i]).ToString(CultureInfo.InvariantCulture)).Append('\n');
         }
     }
+}
+
+/// <summary>Why a client was refused or cut off; the <c>reason</c> label of <c>xds_refused_total</c>.</summary>
+public enum XdsRefusal
+{
+    /// <summary>A node id or cluster other than the configured one (PERMISSION_DENIED).</summary>
+    Node,
+
+    /// <summary>A TLS handshake failed: no client certificate, or one the client CA bundle does not vouch for.</summary>
+    TlsHandshake,
+
+    /// <summary>A request larger than <see cref="XdsServerOptions.MaxRequestBytes"/>.</summary>
+    RequestBytes,
+
+    /// <summary>A request naming more than <see cref="XdsServerOptions.MaxResourceNamesPerRequest"/> resources.</summary>
+    ResourceNames,
+
+    /// <summary>More than <see cref="XdsServerOptions.MaxSubscribedNamesPerType"/> names subscribed for one type.</summary>
+    SubscriptionNames,
+
+    /// <summary>More than <see cref="XdsServerOptions.MaxSubscribedNameBytesPerType"/> bytes of names for one type.</summary>
+    SubscriptionBytes,
+
+    /// <summary>A node larger than <see cref="XdsServerOptions.MaxNodeBytes"/>.</summary>
+    NodeBytes,
+
+    /// <summary>A connection beyond <see cref="XdsServerOptions.MaxConnections"/>.</summary>
+    Connections,
+
+    /// <summary>A response write that did not finish within <see cref="XdsServerOptions.WriteTimeout"/>.</summary>
+    WriteTimeout,
 }

@@ -40,16 +40,14 @@ public static class XdsServerExtensions
             sp.GetService<Microsoft.Extensions.Options.IOptions<XdsServerOptions>>(),
             sp.GetService<Microsoft.Extensions.Logging.ILogger<XdsEngine>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<IXdsStatus>(sp => sp.GetRequiredService<XdsEngine>());
-        services.AddGrpc(o =>
-        {
-            // Envoy sends large NACK messages and large subscription lists; replies can be big snapshots.
-            o.MaxReceiveMessageSize = 16 * 1024 * 1024;
-            o.MaxSendMessageSize = 64 * 1024 * 1024;
-        });
+        // Replies can be big snapshots; requests are bounded by XdsServerOptions.MaxRequestBytes (RESOURCE_EXHAUSTED beyond).
+        services.AddGrpc(o => o.MaxSendMessageSize = 64 * 1024 * 1024);
+        services.AddOptions<Grpc.AspNetCore.Server.GrpcServiceOptions>()
+            .Configure<Microsoft.Extensions.Options.IOptions<XdsServerOptions>>((grpc, xds) => grpc.MaxReceiveMessageSize = xds.Value.MaxRequestBytes);
         return services;
     }
 
-    /// <summary>Maps ADS, the per-type discovery services (LDS, CDS, EDS, RDS, ECDS) and CSDS.</summary>
+    /// <summary>Maps ADS, the per-type discovery services (LDS, CDS, EDS, RDS, SRDS, ECDS) and CSDS.</summary>
     public static IEndpointRouteBuilder MapXdsServices(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGrpcService<AdsService>();
@@ -57,6 +55,7 @@ public static class XdsServerExtensions
         endpoints.MapGrpcService<CdsService>();
         endpoints.MapGrpcService<EdsService>();
         endpoints.MapGrpcService<RdsService>();
+        endpoints.MapGrpcService<SrdsService>();
         endpoints.MapGrpcService<EcdsService>();
         endpoints.MapGrpcService<CsdsService>();
         return endpoints;

@@ -58,18 +58,37 @@ public sealed class DeterminismAndIncrementalTests
             Assert.True(new Envoy.Config.Core.V3.TypedExtensionConfig { Name = name, TypedConfig = Google.Protobuf.WellKnownTypes.Any.Pack(
                 parsed.TypedConfig.Unpack<Envoy.Extensions.Filters.Network.Rbac.V3.RBAC>()) }.ToByteString().Equals(extension.Bytes), name);
         }
-        // Endpoints are written field by field: byte-identical to the message, including ports with no endpoint.
-        foreach (var port in compiled.Model.Tenants.SelectMany(t => t.Services).SelectMany(svc => svc.Ports.Select(p => (Key: $"{svc.Namespace}/{svc.Name}-{p.Name}", Port: p)))
-            .Append((Key: "empty", Port: new ExposedPort { Name = "x", Port = 1 })))
+        // Endpoints are written field by field: byte-identical to the message, one locality per zone in zone order, each
+        // with its endpoint count as weight, including ports with no endpoint and endpoints given out of zone order.
+        var zoned = new ExposedPort
         {
-            var locality = new Envoy.Config.Endpoint.V3.LocalityLbEndpoints();
-            locality.LbEndpoints.AddRange(port.Port.Endpoints.Select(e => new Envoy.Config.Endpoint.V3.LbEndpoint
+            Name = "z",
+            Port = 1,
+            Endpoints = ValueList.From([new UpstreamEndpoint("10.0.0.3", 80, "zone-b", "n3"), new UpstreamEndpoint("10.0.0.1", 80, "", "n1"),
+                new UpstreamEndpoint("10.0.0.2", 80, "zone-a", "n2"), new UpstreamEndpoint("10.0.0.4", 80, "zone-b", "n4")]),
+        };
+        foreach (var port in compiled.Model.Tenants.SelectMany(t => t.Services).SelectMany(svc => svc.Ports.Select(p => (Key: $"{svc.Namespace}/{svc.Name}-{p.Name}", Port: p)))
+            .Append((Key: "empty", Port: new ExposedPort { Name = "x", Port = 1 }))
+            .Append((Key: "zoned", Port: zoned)))
+        {
+            var expected = new Envoy.Config.Endpoint.V3.ClusterLoadAssignment { ClusterName = port.Key };
+            foreach (var zone in port.Port.Endpoints.GroupBy(e => e.Zone).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = TenantCompiler.SocketAddress(e.Address, e.Port) },
-            }));
-            var expected = new Envoy.Config.Endpoint.V3.ClusterLoadAssignment { ClusterName = port.Key, Endpoints = { locality } };
+                var locality = new Envoy.Config.Endpoint.V3.LocalityLbEndpoints
+                {
+                    Locality = new Envoy.Config.Core.V3.Locality { Zone = zone.Key },
+                    LoadBalancingWeight = (uint)zone.Count(),
+                };
+                locality.LbEndpoints.AddRange(zone.OrderBy(e => e.Address, StringComparer.Ordinal).Select(e => new Envoy.Config.Endpoint.V3.LbEndpoint
+                {
+                    Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = TenantCompiler.SocketAddress(e.Address, e.Port) },
+                }));
+                expected.Endpoints.Add(locality);
+            }
             Assert.True(expected.ToByteString().Equals(TenantCompiler.LoadAssignmentBytes(port.Key, port.Port)), port.Key);
         }
+        Assert.Equal(["", "zone-a", "zone-b"], Envoy.Config.Endpoint.V3.ClusterLoadAssignment.Parser
+            .ParseFrom(TenantCompiler.LoadAssignmentBytes("zoned", zoned)).Endpoints.Select(l => l.Locality.Zone));
         // Clusters are written as their name field and a per-seed tail: byte-identical to the message.
         foreach (var (name, cluster) in compiled.Snapshot.Get(TypeUrls.Cluster).Resources.Where(c => c.Key != EnvoyNames.StatsCluster))
         {
@@ -86,13 +105,25 @@ public sealed class DeterminismAndIncrementalTests
         Assert.Equal(fromWhole.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener),
             fromParts.DiscoveredFilters.Select(f => string.Join(",", f.TypeUrls) + f.DefaultTypeUrl + f.Listener));
         Assert.NotEmpty(fromParts.Clusters);
-        // The tunneling listener's references come from its scopes, likewise.
+        // The tunneling listener holds no scope (they come by SRDS): it is the seed's alone, and each scope,
+        // written field by field, is byte-identical to the message and names its namespace's route configuration.
         var tunneling = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.TunnelingListener];
-        var scopesRead = ResourceReferences.Of(tunneling);
-        var wholeRead = ResourceReferences.Of(new EnvoyResource("read-whole", tunneling.Message));
-        Assert.NotEmpty(scopesRead.RouteConfigs);
-        Assert.Equal(wholeRead.RouteConfigs, scopesRead.RouteConfigs);
-        Assert.Equal(wholeRead.Clusters, scopesRead.Clusters);
+        Assert.True(SharedListeners.TunnelingListener(compiled.Model.Seed).ToByteString().Equals(tunneling.Bytes));
+        Assert.Empty(ResourceReferences.Of(tunneling).RouteConfigs);
+        var scopes = compiled.Snapshot.Get(TypeUrls.ScopedRoute).Resources;
+        Assert.NotEmpty(scopes);
+        foreach (var (name, scope) in scopes)
+        {
+            var ns = name[(EnvoyNames.TunnelingRoute.Length + 1)..];
+            var expected = new Envoy.Config.Route.V3.ScopedRouteConfiguration
+            {
+                Name = name,
+                RouteConfigurationName = EnvoyNames.TunnelingRouteFor(ns),
+                Key = new() { Fragments = { new Envoy.Config.Route.V3.ScopedRouteConfiguration.Types.Key.Types.Fragment { StringKey = ns } } },
+            };
+            Assert.True(expected.ToByteString().Equals(scope.Bytes), name);
+            Assert.Equal([(name, EnvoyNames.TunnelingRouteFor(ns))], ResourceReferences.Of(scope).RouteConfigs);
+        }
     }
 
     [Fact]

@@ -47,12 +47,25 @@ public sealed class CommandLineTests
     [InlineData("--{0}={1}")]
     public void EveryFlagIsTakenInEverySpelling(string form)
     {
+        var folder = Directory.CreateTempSubdirectory("cli-tls-").FullName;
+        try
+        {
+            EveryFlagIsTakenIn(form, XdsSecurityTests.WriteCertificates(folder));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static void EveryFlagIsTakenIn(string form, (string Cert, string Key, string Ca, System.Security.Cryptography.X509Certificates.X509Certificate2, System.Security.Cryptography.X509Certificates.X509Certificate2) tls)
+    {
         string[] Arg(string name, string value) => string.Format(System.Globalization.CultureInfo.InvariantCulture, form, name, value).Split(' ');
         var args = new (string Name, string Value)[]
         {
             ("listen-address", "127.0.0.1:18001"), ("debug-address", "127.0.0.1:18080"), ("metrics-address", "0.0.0.0:18090"),
             ("revocation-delay", "1m30s"), ("envoy-node-name", "np"), ("envoy-cluster-name", "np-cluster"),
-            ("tls-cert-file", "/etc/tls/tls.crt"), ("tls-key-file", "/etc/tls/tls.key"), ("client-ca-file", "/etc/tls/ca.crt"),
+            ("tls-cert-file", tls.Cert), ("tls-key-file", tls.Key), ("client-ca-file", tls.Ca),
             ("insecure", "true"), ("log-format", "json"), ("log-level", "debug"),
             ("envoy-sni-port", "16443"), ("envoy-tunneling-port", "18088"), ("namespace", "kubermatic"),
             ("expose-annotation-key", "example.com/expose"), ("kubeconfig", "/etc/kube/config"), ("context", "seed"),
@@ -72,9 +85,9 @@ public sealed class CommandLineTests
         Assert.Equal(TimeSpan.FromSeconds(90), server.RevocationDelay);
         Assert.Equal("np", server.EnvoyNodeName);
         Assert.Equal("np-cluster", server.EnvoyClusterName);
-        Assert.Equal("/etc/tls/tls.crt", server.TlsCertFile);
-        Assert.Equal("/etc/tls/tls.key", server.TlsKeyFile);
-        Assert.Equal("/etc/tls/ca.crt", server.ClientCaFile);
+        Assert.Equal(tls.Cert, server.TlsCertFile);
+        Assert.Equal(tls.Key, server.TlsKeyFile);
+        Assert.Equal(tls.Ca, server.ClientCaFile);
         Assert.True(server.Insecure);
         Assert.Equal("json", server.LogFormat);
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Debug, server.LogLevel);
@@ -194,7 +207,8 @@ public sealed class CommandLineTests
     {
         Assert.Contains("debounce", Error("-debounce=5s"), StringComparison.Ordinal); // longer than --max-delay
         Assert.Contains("watch-timeout", Error("-watch-timeout=500ms"), StringComparison.Ordinal);
-        Assert.Contains("--tls-key-file", Error("--tls-cert-file", "/etc/tls/tls.crt"), StringComparison.Ordinal);
+        Assert.Contains("--client-ca-file", Error("--tls-cert-file", "/etc/tls/tls.crt", "--tls-key-file", "/etc/tls/tls.key"), StringComparison.Ordinal);
+        Assert.Contains("--insecure", Error("--listen-address", "0.0.0.0:8001"), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -244,7 +258,7 @@ public sealed class CommandLineTests
         foreach (var flag in flags)
         {
             var line = Assert.Single(lines, l => l.TrimStart().StartsWith($"--{flag} ", StringComparison.Ordinal));
-            Assert.True(flag is "tls-key-file" or "version" || line.Contains("Default: ", StringComparison.Ordinal), line);
+            Assert.True(flag is "version" || line.Contains("Default: ", StringComparison.Ordinal), line);
         }
         // The defaults shown are the real ones, not a second copy that could drift.
         Assert.Contains("Default: 127.0.0.1:8001.", help, StringComparison.Ordinal);

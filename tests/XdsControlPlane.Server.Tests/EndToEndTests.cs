@@ -57,7 +57,8 @@ public sealed class EndToEndTests : IAsyncLifetime
         // The folder is read by a hosted service after start: the views answer 503 until its first snapshot is
         // applied, so every test starts from a served snapshot instead of racing the first compile.
         var pipeline = _app.Services.GetRequiredService<Compiler.Pipeline.ConfigPipeline>();
-        await Eventually(() => Task.FromResult<object?>(pipeline.Current));
+        // A first compile on a loaded 2-core machine (other test projects run beside this one) has taken over 15 s.
+        await Eventually(() => Task.FromResult<object?>(pipeline.Current), TimeSpan.FromSeconds(90));
     }
 
     public async Task DisposeAsync()
@@ -127,6 +128,71 @@ public sealed class EndToEndTests : IAsyncLifetime
         var syncz = await _debug.GetFromJsonAsync<JsonElement>("/debug/syncz");
         Assert.Contains("SYNCED", syncz.ToString(), StringComparison.Ordinal);
         cts.Cancel();
+    }
+
+    [Fact]
+    public async Task ATenantComingAndGoingChangesTheScopesButNeverTheTunnelingListener()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel);
+        using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
+        var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" };
+        // As Envoy: LDS and SRDS as wildcards (SRDS because the tunneling listener's HCM names scoped_rds).
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener }, cts.Token);
+        var listeners = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
+        await Ack(stream, listeners);
+        var tunneling = TunnelingListener(listeners);
+        var hcm = Listener.Parser.ParseFrom(tunneling).FilterChains.Single().Filters.Single().TypedConfig
+            .Unpack<Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManager>();
+        Assert.NotNull(hcm.ScopedRoutes.ScopedRds);
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Compiler.Snapshots.TypeUrls.ScopedRoute }, cts.Token);
+        var scopes = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ScopedRoute, cts.Token);
+        await Ack(stream, scopes);
+        Assert.Contains("http2_connect/cluster-c9v4h2l7xd", ScopeNames(scopes));
+
+        // A tenant comes (its Services appear in the folder): one more scope; the tunneling listener's bytes stay.
+        const string id = "n3wt3n4ntx";
+        var file = Path.Combine(_folder, $"tenant-{id}.yaml");
+        var template = await File.ReadAllTextAsync(Path.Combine(_folder, "tenant-c9v4h2l7xd.yaml"));
+        await File.WriteAllTextAsync(file, template.Replace("c9v4h2l7xd", id, StringComparison.Ordinal).Replace("30201", "30299", StringComparison.Ordinal));
+        var (grown, listenersSeen) = await NextScopes(stream, cts.Token);
+        Assert.Equal([.. ScopeNames(scopes), $"http2_connect/cluster-{id}"], ScopeNames(grown).Order(StringComparer.Ordinal));
+        Assert.NotEmpty(listenersSeen); // its SNI chain joins sni_listener: LDS is sent, with tunneling_listener as it was
+        Assert.All(listenersSeen, l => Assert.Equal(tunneling, TunnelingListener(l)));
+
+        // It goes: its scope is left out of the (full) SRDS state; the tunneling listener's bytes still stay.
+        File.Delete(file);
+        var (shrunk, listenersSeenAgain) = await NextScopes(stream, cts.Token);
+        Assert.Equal(ScopeNames(scopes), ScopeNames(shrunk).Order(StringComparer.Ordinal));
+        Assert.NotEmpty(listenersSeenAgain);
+        Assert.All(listenersSeenAgain, l => Assert.Equal(tunneling, TunnelingListener(l)));
+        cts.Cancel();
+
+        static Google.Protobuf.ByteString TunnelingListener(DiscoveryResponse lds) =>
+            lds.Resources.Single(r => r.Unpack<Listener>().Name == "tunneling_listener").Value;
+
+        static List<string> ScopeNames(DiscoveryResponse srds) =>
+            [.. srds.Resources.Select(r => r.Unpack<Envoy.Config.Route.V3.ScopedRouteConfiguration>().Name).Order(StringComparer.Ordinal)];
+    }
+
+    /// <summary>The next SRDS response, with every LDS response that came before it; everything is ACKed, as Envoy would.</summary>
+    private async Task<(DiscoveryResponse Scopes, List<DiscoveryResponse> Listeners)> NextScopes(
+        AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, CancellationToken token)
+    {
+        var listeners = new List<DiscoveryResponse>();
+        while (true)
+        {
+            var response = await Next(stream, token);
+            await Ack(stream, response);
+            if (response.TypeUrl == Compiler.Snapshots.TypeUrls.ScopedRoute)
+            {
+                return (response, listeners);
+            }
+            if (response.TypeUrl == Compiler.Snapshots.TypeUrls.Listener)
+            {
+                listeners.Add(response);
+            }
+        }
     }
 
     [Theory]
@@ -211,9 +277,9 @@ public sealed class EndToEndTests : IAsyncLifetime
     private static Task Ack(AsyncDuplexStreamingCall<DiscoveryRequest, DiscoveryResponse> stream, DiscoveryResponse response, params string[] names) =>
         stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = response.TypeUrl, VersionInfo = response.VersionInfo, ResponseNonce = response.Nonce, ResourceNames = { names } });
 
-    private static async Task<T> Eventually<T>(Func<Task<T?>> probe) where T : class
+    private static async Task<T> Eventually<T>(Func<Task<T?>> probe, TimeSpan? patience = null) where T : class
     {
-        var deadline = DateTime.UtcNow + Timeout;
+        var deadline = DateTime.UtcNow + (patience ?? Timeout);
         while (DateTime.UtcNow < deadline)
         {
             if (await probe() is { } value)

@@ -21,7 +21,7 @@ namespace XdsControlPlane.Xds.Tests;
 /// </summary>
 public sealed class ChunkedResponseBindingTests
 {
-    public static TheoryData<string> Services => ["ADS", "LDS", "CDS", "EDS", "RDS", "ECDS"];
+    public static TheoryData<string> Services => ["ADS", "LDS", "CDS", "EDS", "RDS", "SRDS", "ECDS"];
 
     [Theory]
     [MemberData(nameof(Services))]
@@ -50,6 +50,10 @@ public sealed class ChunkedResponseBindingTests
             case "RDS":
                 RouteDiscoveryService.BindService(generated, null);
                 serviceType = typeof(RdsService);
+                break;
+            case "SRDS":
+                ScopedRoutesDiscoveryService.BindService(generated, null);
+                serviceType = typeof(SrdsService);
                 break;
             default:
                 ExtensionConfigDiscoveryService.BindService(generated, null);

@@ -56,6 +56,24 @@ public sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, 
 
     public bool IsEnforced => Enforcement is Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol or Enforcement.NotEnforceableDenyAll;
 
+    /// <summary>
+    /// With PROXY protocol, whether the effective list shares addresses with the trusted load balancer ranges. Since
+    /// a connection from the load balancer is judged by its PROXY header alone, that admits only header-less
+    /// connections from the load balancer itself (its health checks), not the clients it relays; but earlier
+    /// releases admitted every relayed client for such a list, so the admitted set of these tenants changed (see
+    /// <see cref="Admission"/>).
+    /// </summary>
+    public bool ListsLoadBalancer(SeedSettings seed)
+    {
+        if (!seed.ProxyProtocol || EffectiveRanges.IsEmpty || seed.ProxyProtocolTrustedRanges.Count == 0)
+        {
+            return false;
+        }
+        var trusted = CidrSet.Build(seed.ProxyProtocolTrustedRanges);
+        // Two CIDR ranges overlap exactly when one holds the other's network address.
+        return EffectiveRanges.Normalized.Any(r => trusted.Contains(r.Network)) || trusted.Normalized.Any(t => EffectiveRanges.Contains(t.Network));
+    }
+
     public static AllowlistDecision Decide(Tenant tenant, SeedSettings seed)
     {
         if (tenant.Strategy == ExposeStrategy.LoadBalancer)

@@ -104,14 +104,22 @@ public static class RbacConfigs
             .Begin(Rbac.Policy.PermissionsFieldNumber).Bool(Rbac.Permission.AnyFieldNumber, true).End();
         if (seed.ProxyProtocol)
         {
-            // A PROXY header is believed only from the load balancer: (peer is the LB AND claimed address
-            // allowed) OR the peer itself is allowed (in-seed clients connecting without PROXY).
+            // A PROXY header is believed only from the load balancer, and a connection from the load balancer is
+            // judged by its header alone: (peer is the LB AND claimed address allowed) OR (peer is not the LB AND
+            // the peer itself is allowed: in-seed clients connecting without PROXY). Without the NOT, a list that
+            // covers the load balancer's own addresses would admit every client it relays, whatever the header says.
             writer.Begin(Rbac.Policy.PrincipalsFieldNumber)
                 .Begin(Rbac.Principal.AndIdsFieldNumber);
             AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, seed.ProxyProtocolTrustedRanges, Rbac.Principal.DirectRemoteIpFieldNumber);
             AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, Rbac.Principal.RemoteIpFieldNumber);
             writer.End().End();
-            AnyOf(writer, Rbac.Policy.PrincipalsFieldNumber, ranges.Normalized, Rbac.Principal.DirectRemoteIpFieldNumber);
+            writer.Begin(Rbac.Policy.PrincipalsFieldNumber)
+                .Begin(Rbac.Principal.AndIdsFieldNumber)
+                .Begin(Rbac.Principal.Types.Set.IdsFieldNumber);
+            AnyOf(writer, Rbac.Principal.NotIdFieldNumber, seed.ProxyProtocolTrustedRanges, Rbac.Principal.DirectRemoteIpFieldNumber);
+            writer.End();
+            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, Rbac.Principal.DirectRemoteIpFieldNumber);
+            writer.End().End();
         }
         else
         {
@@ -158,24 +166,32 @@ public static class RbacConfigs
     }
 
     /// <summary>
-    /// The same policy as an xDS matcher tree whose leaves are Envoy's LC-trie <c>Ip</c> matchers: no match
-    /// means deny (RBAC <c>matcher</c> semantics), so only the allow branches are spelled out.
+    /// The same policy as an xDS matcher tree whose leaves are Envoy's LC-trie <c>Ip</c> matchers: the first
+    /// matching branch decides, and no match denies. With PROXY protocol:
+    /// <c>direct ∈ LB → (source ∈ list → allow; else deny); direct ∈ list → allow; else deny</c>.
     /// </summary>
     private static XdsMatcher Matcher(string tenantId, CidrSet ranges, SeedSettings seed)
     {
         var list = new XdsMatcher.Types.MatcherList();
         var allow = OnMatch(PolicyName(tenantId), Rbac.RBAC.Types.Action.Allow);
+        var deny = OnMatch($"deny-{tenantId}", Rbac.RBAC.Types.Action.Deny);
         if (seed.ProxyProtocol)
         {
-            var both = new XdsMatcher.Types.MatcherList.Types.Predicate
+            // A peer in the load balancer's ranges is judged by the PROXY header's address alone: its branch ends in a
+            // nested matcher whose on_no_match denies, so a relayed client outside the list never falls through to the
+            // direct branch below (which would admit it whenever the list covers the load balancer's own addresses).
+            var relayed = new XdsMatcher.Types.MatcherList();
+            relayed.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
             {
-                AndMatcher = new XdsMatcher.Types.MatcherList.Types.Predicate.Types.PredicateList(),
-            };
-            both.AndMatcher.Predicate.Add(IpPredicate(EnvoyNames.DirectSourceIpInput, new NetworkInputs.DirectSourceIPInput(),
-                seed.ProxyProtocolTrustedRanges, $"tenant_{tenantId}_lb"));
-            both.AndMatcher.Predicate.Add(IpPredicate(EnvoyNames.SourceIpInput, new NetworkInputs.SourceIPInput(),
-                ranges.Normalized, $"tenant_{tenantId}_allow"));
-            list.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher { Predicate = both, OnMatch = allow });
+                Predicate = IpPredicate(EnvoyNames.SourceIpInput, new NetworkInputs.SourceIPInput(), ranges.Normalized, $"tenant_{tenantId}_allow"),
+                OnMatch = allow,
+            });
+            list.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
+            {
+                Predicate = IpPredicate(EnvoyNames.DirectSourceIpInput, new NetworkInputs.DirectSourceIPInput(),
+                    seed.ProxyProtocolTrustedRanges, $"tenant_{tenantId}_lb"),
+                OnMatch = new XdsMatcher.Types.OnMatch { Matcher = new XdsMatcher { MatcherList = relayed, OnNoMatch = deny } },
+            });
         }
         list.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
         {
@@ -186,7 +202,7 @@ public static class RbacConfigs
         return new XdsMatcher
         {
             MatcherList = list,
-            OnNoMatch = OnMatch($"deny-{tenantId}", Rbac.RBAC.Types.Action.Deny),
+            OnNoMatch = deny,
         };
     }
 

@@ -12,20 +12,34 @@ namespace XdsControlPlane.Compiler.Compilation;
 /// </summary>
 public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
 {
+    /// <summary>
+    /// PROXY protocol and a list that covers load balancer addresses. Earlier releases admitted every client the load
+    /// balancer relayed for such a list; now only those its PROXY header places in the list. So the key (and with it a
+    /// first compile's generation) differs from theirs, and the upgrade renames, and so drains, these tenants' chains:
+    /// relayed connections admitted by the old rule do not outlive it. Not part of <see cref="Covers"/>: under the
+    /// current rule the admitted set grows with the list whether or not it covers the load balancer.
+    /// </summary>
+    public bool ListsLoadBalancer { get; init; }
+
     public static Admission Of(AllowlistDecision decision, SeedSettings seed)
     {
         // With PROXY protocol, who may speak for a client is part of what is admitted.
         var trust = seed.ProxyProtocol ? "pp:" + string.Join(",", seed.ProxyProtocolTrustedRanges.Select(r => r.ToString())) : "direct";
         return decision.Enforcement switch
         {
-            Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol => new(false, decision.EffectiveRanges, trust),
+            Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol => new(false, decision.EffectiveRanges, trust)
+            {
+                ListsLoadBalancer = decision.ListsLoadBalancer(seed),
+            },
             Enforcement.NotEnforceableDenyAll => new(false, CidrSet.Empty, trust),
             _ => new(true, CidrSet.Empty, trust),
         };
     }
 
     /// <summary>A canonical text of the admitted set: equal admissions have equal keys on every replica.</summary>
-    public string Key => Everything ? "everything" : $"{TrustKey}|{Ranges}";
+    public string Key => Everything ? "everything" : $"{TrustKey}{(ListsLoadBalancer ? LoadBalancerListedMark : "")}|{Ranges}";
+
+    private const string LoadBalancerListedMark = "+header-only";
 
     /// <summary>
     /// Writes <see cref="Key"/>'s UTF-8 bytes into <paramref name="buffer"/> at <paramref name="offset"/> (growing it)
@@ -40,6 +54,10 @@ public sealed record Admission(bool Everything, CidrSet Ranges, string TrustKey)
         }
         // The trust key is ASCII (ranges and a prefix), as is every range's text.
         offset = Write(ref buffer, offset, TrustKey);
+        if (ListsLoadBalancer)
+        {
+            offset = Write(ref buffer, offset, LoadBalancerListedMark);
+        }
         offset = Write(ref buffer, offset, "|"u8);
         Span<char> text = stackalloc char[CidrRange.MaxTextLength];
         var normalized = Ranges.Normalized;

@@ -55,9 +55,6 @@ public sealed class CompiledSeed
     /// <summary>The SNI listener's chains, as a running digest carried to the next compilation.</summary>
     internal PartsTally SniTally { get; init; }
 
-    /// <summary>The tunneling listener's scopes, likewise.</summary>
-    internal PartsTally ScopeTally { get; init; }
-
     /// <summary>Every SNI hostname claim, carried to the next compilation.</summary>
     public SniClaims Claims { get; }
 
@@ -79,7 +76,7 @@ public sealed class CompiledSeed
 /// <summary>
 /// Model → snapshot. Pure and deterministic; given the previous result it recompiles only the tenants
 /// whose input changed and patches the previous resource sets, so one tenant's change costs O(that tenant)
-/// plus a pass over references for the two shared listeners.
+/// plus a pass over references for the SNI listener.
 /// </summary>
 public static class SeedCompiler
 {
@@ -232,9 +229,10 @@ public static class SeedCompiler
             }
         }
 
-        ResourceSet clusters, endpoints, listeners, extensions, routes;
+        ResourceSet clusters, endpoints, listeners, extensions, routes, scopes;
         if (reuse)
         {
+            scopes = Patch(previous!.Snapshot.Get(TypeUrls.ScopedRoute), changed, a => a.TunnelingScopes);
             extensions = Patch(previous!.Snapshot.Get(TypeUrls.ExtensionConfig), changed, a => a.ExtensionConfigs);
             clusters = Patch(previous!.Snapshot.Get(TypeUrls.Cluster), changed, a => a.Clusters);
             endpoints = Patch(previous.Snapshot.Get(TypeUrls.Endpoint), changed, a => a.Endpoints);
@@ -245,7 +243,7 @@ public static class SeedCompiler
         {
             // Each set (and the tenants by id) is a sorted tree built one insertion at a time (30,000 names for the
             // larger ones at 10,000 tenants): they are independent, so they are built side by side.
-            ResourceSet? x = null, c = null, e = null, l = null, r = null;
+            ResourceSet? x = null, c = null, e = null, l = null, r = null, s = null;
             var byId = compiled;
             SniClaims? made = null;
             Parallel.Invoke(
@@ -257,8 +255,9 @@ public static class SeedCompiler
                 () => l = new ResourceSet(TypeUrls.Listener,
                     ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed)))),
                 () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
-                () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)));
-            (clusters, endpoints, listeners, extensions, routes, compiled, claims) = (c!, e!, l!, x!, r!, byId, made!);
+                () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)),
+                () => s = new ResourceSet(TypeUrls.ScopedRoute, ordered.SelectMany(a => a.TunnelingScopes)));
+            (clusters, endpoints, listeners, extensions, routes, scopes, compiled, claims) = (c!, e!, l!, x!, r!, s!, byId, made!);
         }
 
         // The shared listeners, present only when some tenant uses them (as envoy-manager does). Their versions
@@ -266,23 +265,29 @@ public static class SeedCompiler
         // at 10,000 tenants) is assembled only when a stream or the debug page first needs it, and not at all
         // when a change leaves every part as it was (a widening under ECDS).
         var sniTally = PartsTally.Update(reuse ? previous!.SniTally : null, changed, ordered, a => a.SniChains);
-        var scopeTally = PartsTally.Update(reuse ? previous!.ScopeTally : null, changed, ordered, a => a.TunnelingScopes);
         var shared = new List<EnvoyResource>();
         var sharedRemoved = new List<string>();
         // A shared listener's references are its parts' (each read once in its life), so a narrowing's check
-        // does not parse 12,000 chains; its shell (address, listener filters, the HCM around the scopes) refers
-        // to nothing.
+        // does not parse 12,000 chains; its shell (address, listener filters) refers to nothing.
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
             () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
             () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
                 .Select(c => ResourceReferences.OfPart(c, chain => ResourceReferences.OfChain(EnvoyNames.SniListener, chain)))));
-        AddShared(EnvoyNames.TunnelingListener, scopeTally, SharedListeners.TunnelingListener(seed, []),
-            () => ProtoBytes.Serialize(SharedListeners.TunnelingListener(seed, ordered.SelectMany(a => a.TunnelingScopes))),
-            () => ResourceReferences.Union(ordered.SelectMany(a => a.TunnelingScopes)
-                .Select(s => ResourceReferences.OfPart(s, ResourceReferences.OfScope))));
+        // The tunneling listener depends on the seed alone (its scopes come by SRDS): the same resource, bytes and
+        // version for as long as some tenant tunnels, whoever comes or goes.
+        if (scopes.Resources.Count == 0)
+        {
+            sharedRemoved.Add(EnvoyNames.TunnelingListener);
+        }
+        else
+        {
+            var tunneling = new EnvoyResource(EnvoyNames.TunnelingListener, SharedListeners.TunnelingListener(seed));
+            shared.Add(previous is not null && previous.Snapshot.Get(TypeUrls.Listener).Resources.TryGetValue(EnvoyNames.TunnelingListener, out var held)
+                && held.Version == tunneling.Version ? held : tunneling);
+        }
         listeners = listeners.With(shared, sharedRemoved);
 
-        var snapshot = new Snapshot([clusters, endpoints, listeners, routes, extensions]);
+        var snapshot = new Snapshot([clusters, endpoints, listeners, scopes, routes, extensions]);
         ImmutableHashSet<string> owed;
         if (reuse)
         {
@@ -307,7 +312,6 @@ public static class SeedCompiler
         return new CompiledSeed(model, snapshot, compiled, claims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
         {
             SniTally = sniTally,
-            ScopeTally = scopeTally,
             OwedRevocations = owed,
         };
 

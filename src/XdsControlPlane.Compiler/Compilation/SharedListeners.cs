@@ -28,35 +28,42 @@ public static class SharedListeners
         TypedConfig = ProtoBytes.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
     };
 
-    /// <summary>envoy-manager's <c>service_stats</c>: <c>/healthz</c> answered by Envoy, <c>/stats</c> proxied to the admin port.</summary>
+    /// <summary>
+    /// The read-only admin paths the stats listener forwards, by exact path (a query string is allowed: Envoy's exact
+    /// <c>path</c> match ignores it) and only for GET. Envoy's admin has mutating endpoints (<c>/quitquitquit</c>,
+    /// <c>/drain_listeners</c>, <c>/runtime_modify</c>, <c>/logging</c>, <c>/stats/recentlookups/enable</c>, ...) that
+    /// a prefix or another method would reach from anywhere that reaches port 8002.
+    /// </summary>
+    public static IReadOnlyList<string> StatsPaths { get; } = ["/ready", "/stats", "/stats/prometheus"];
+
+    /// <summary>
+    /// envoy-manager's <c>service_stats</c>: <c>GET /healthz</c> answered by Envoy itself, <c>GET</c> of
+    /// <see cref="StatsPaths"/> proxied to the admin port, everything else a 404 from Envoy (never the admin's).
+    /// </summary>
     public static Listener StatsListener(SeedSettings seed)
     {
         var healthCheck = new HealthCheck { PassThroughMode = false };
         healthCheck.Headers.Add(new HeaderMatcher { Name = ":path", StringMatch = new StringMatcher { Exact = "/healthz" } });
+        healthCheck.Headers.Add(GetOnly());
+        var host = new VirtualHost { Name = EnvoyNames.StatsListener, Domains = { "*" } };
+        foreach (var path in StatsPaths)
+        {
+            host.Routes.Add(new Route
+            {
+                Match = new RouteMatch { Path = path, Headers = { GetOnly() } },
+                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
+            });
+        }
+        host.Routes.Add(new Route
+        {
+            Match = new RouteMatch { Prefix = "/" },
+            DirectResponse = new DirectResponseAction { Status = 404 },
+        });
         var hcm = new HttpConnectionManager
         {
             CodecType = HttpConnectionManager.Types.CodecType.Auto,
             StatPrefix = EnvoyNames.StatsListener,
-            RouteConfig = new RouteConfiguration
-            {
-                Name = EnvoyNames.StatsListener,
-                VirtualHosts =
-                {
-                    new VirtualHost
-                    {
-                        Name = EnvoyNames.StatsListener,
-                        Domains = { "*" },
-                        Routes =
-                        {
-                            new Route
-                            {
-                                Match = new RouteMatch { Prefix = "/stats" },
-                                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
-                            },
-                        },
-                    },
-                },
-            },
+            RouteConfig = new RouteConfiguration { Name = EnvoyNames.StatsListener, VirtualHosts = { host } },
             HttpFilters =
             {
                 new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = ProtoBytes.Pack(healthCheck) },
@@ -70,6 +77,8 @@ public static class SharedListeners
         });
         return listener;
     }
+
+    private static HeaderMatcher GetOnly() => new() { Name = ":method", StringMatch = new StringMatcher { Exact = "GET" } };
 
     public static Cluster StatsCluster(SeedSettings seed) => new()
     {
@@ -140,12 +149,14 @@ public static class SharedListeners
     /// <summary>
     /// The tunneling listener: one HCM for every tenant's CONNECT traffic, routing by scope. The scope key is
     /// the second label of the CONNECT authority (<c>&lt;svc&gt;.cluster-&lt;id&gt;.svc.cluster.local:&lt;port&gt;</c>),
-    /// the tenant's namespace; each scope names that tenant's own RouteConfiguration, fetched by RDS. So one
-    /// tenant's allowlist change re-sends its own small RouteConfiguration, not one holding every tenant's
-    /// virtual hosts, and the scopes here change only when tenants come or go. (With no scopes: the shell its
-    /// version is computed from.)
+    /// the tenant's namespace; each scope names that tenant's own RouteConfiguration, fetched by RDS. The scopes
+    /// themselves are <c>ScopedRouteConfiguration</c> resources fetched by SRDS (every scope of the seed's config
+    /// source: Envoy subscribes as a wildcard), not a list in the listener: tenants coming and going change the
+    /// SRDS set and never this listener, so Envoy never drains its only filter chain (every tenant's tunnels)
+    /// for them. One tenant's allowlist change re-sends its own small RouteConfiguration. The listener depends
+    /// on the seed alone.
     /// </summary>
-    public static Listener TunnelingListener(SeedSettings seed, IEnumerable<HashedPart<ScopedRouteConfiguration>> scopes)
+    public static Listener TunnelingListener(SeedSettings seed)
     {
         var scoped = new ScopedRoutes
         {
@@ -166,9 +177,8 @@ public static class SharedListeners
                 },
             },
             RdsConfigSource = TenantCompiler.ConfigSourceFor(seed),
-            ScopedRouteConfigurationsList = new ScopedRouteConfigurationsList(),
+            ScopedRds = new ScopedRds { ScopedRdsConfigSource = TenantCompiler.ConfigSourceFor(seed) },
         };
-        scoped.ScopedRouteConfigurationsList.ScopedRouteConfigurations.AddRange(scopes.Select(s => s.Message));
         var hcm = new HttpConnectionManager
         {
             CodecType = HttpConnectionManager.Types.CodecType.Auto,

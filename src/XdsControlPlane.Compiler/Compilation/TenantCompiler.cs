@@ -14,7 +14,7 @@ using XdsControlPlane.Model;
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>
-/// A part of a shared listener (a chain of the SNI listener, a scope of the tunneling listener): its encoding,
+/// A part of a shared listener (a chain of the SNI listener): its encoding,
 /// kept instead of its message graph, and the content hash of that encoding.
 /// </summary>
 public sealed record HashedPart<T>(string Name, ByteString Bytes, string Hash)
@@ -44,8 +44,11 @@ public sealed record TenantArtifacts(
     IReadOnlyList<HashedPart<FilterChain>> SniChains,
     IReadOnlyList<EnvoyResource> TunnelingRoutes)
 {
-    /// <summary>The tunneling scopes (one per namespace with CONNECT ports) that map an authority to <see cref="TunnelingRoutes"/>.</summary>
-    public IReadOnlyList<HashedPart<ScopedRouteConfiguration>> TunnelingScopes { get; init; } = [];
+    /// <summary>
+    /// The tunneling scopes (one per namespace with CONNECT ports) that map an authority to <see cref="TunnelingRoutes"/>:
+    /// served by SRDS, so tenants coming and going never change the tunneling listener.
+    /// </summary>
+    public IReadOnlyList<EnvoyResource> TunnelingScopes { get; init; } = [];
 
     /// <summary>The SNI hostnames the tenant's chains match, in port order.</summary>
     public IReadOnlyList<string> SniHostnames { get; init; } = [];
@@ -85,8 +88,15 @@ public static class TenantCompiler
         var decision = AllowlistDecision.Decide(tenant, seed);
         var admission = Admission.Of(decision, seed);
         var ecds = seed.RbacDelivery == RbacDelivery.Ecds;
+        var streamCap = ConnectionCap(admission, seed);
+        var tcpCap = TcpCap(admission, seed);
+        // A cap added or removed changes the tenant's tcp_proxy, hence its chains: Envoy drains them with this push
+        // whatever the filter's name. A drain owed is then paid now (renamed at once) rather than cutting the
+        // connections opened in between a second time when it falls due.
+        var chainsChangeAnyway = previous is not null && TcpCap(previous.Admission, previous.Seed) != tcpCap;
         var (generation, owed) = ecds
-            ? Revocation.Next(previous?.RevocationGeneration, previous?.Admission, admission, previous?.RevocationOwed == true, drainRevocations)
+            ? Revocation.Next(previous?.RevocationGeneration, previous?.Admission, admission, previous?.RevocationOwed == true,
+                drainRevocations || chainsChangeAnyway)
             : ("", false);
         var clusters = new List<EnvoyResource>();
         var endpoints = new List<EnvoyResource>();
@@ -113,8 +123,6 @@ public static class TenantCompiler
         var body = RbacConfigs.Body(tenant.Id, decision, seed);
         var sniRbac = exposed.Any(x => x.ViaSni) ? RbacFilter(tenant.Id, "sni", body, seed, encodings, generation) : null;
         var nodePortRbac = exposed.Any(x => x.Port.ViaNodePort) ? RbacFilter(tenant.Id, "nodeport", body, seed, encodings, generation) : null;
-        // With ECDS the tcp_proxy carries the hard cap on a connection's life (see SeedSettings.MaxConnectionDuration).
-        var maxDuration = ecds && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : (TimeSpan?)null;
 
         foreach (var (service, port, key, viaSni) in exposed)
         {
@@ -123,11 +131,11 @@ public static class TenantCompiler
             if (port.ViaNodePort)
             {
                 listeners.Add(EnvoyResource.FromBytes(key, Listener.Descriptor,
-                    NodePortListener(key, port.NodePort, nodePortRbac?.Filter, encodings, maxDuration)));
+                    NodePortListener(key, port.NodePort, nodePortRbac?.Filter, encodings, tcpCap)));
             }
             if (viaSni)
             {
-                chains.Add(HashedPart<FilterChain>.FromBytes(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, maxDuration)));
+                chains.Add(HashedPart<FilterChain>.FromBytes(key, SniChain(key, port.SniHostname!, sniRbac?.Filter, tcpCap)));
             }
             if (port.ViaTunneling)
             {
@@ -146,17 +154,17 @@ public static class TenantCompiler
         // One RouteConfiguration and one scope per namespace (a tenant has one): the scope key is the namespace
         // label of the CONNECT authority, so an authority only ever reaches its own namespace's virtual hosts.
         var routes = new List<EnvoyResource>();
-        var scopes = new List<HashedPart<ScopedRouteConfiguration>>();
+        var scopes = new List<EnvoyResource>();
         foreach (var ns in tunneled.Select(t => t.Namespace).Distinct(StringComparer.Ordinal))
         {
             var name = EnvoyNames.TunnelingRouteFor(ns);
             var routeConfiguration = ProtoWriter.Start().String(RouteConfiguration.NameFieldNumber, name);
             foreach (var (_, key, authority) in tunneled.Where(t => t.Namespace == ns))
             {
-                WriteTunnelingVirtualHost(routeConfiguration, tenant.Id, key, authority, body, maxDuration);
+                WriteTunnelingVirtualHost(routeConfiguration, tenant.Id, key, authority, body, streamCap);
             }
             routes.Add(EnvoyResource.FromBytes(name, RouteConfiguration.Descriptor, routeConfiguration.Finish()));
-            scopes.Add(HashedPart<ScopedRouteConfiguration>.FromBytes(name, ProtoWriter.Start()
+            scopes.Add(EnvoyResource.FromBytes(name, ScopedRouteConfiguration.Descriptor, ProtoWriter.Start()
                 .String(ScopedRouteConfiguration.NameFieldNumber, name)
                 .String(ScopedRouteConfiguration.RouteConfigurationNameFieldNumber, name)
                 .Begin(ScopedRouteConfiguration.KeyFieldNumber)
@@ -177,6 +185,26 @@ public static class TenantCompiler
             RevocationOwed = owed,
         };
     }
+
+    /// <summary>
+    /// The cap on the life of a tenant's tunneled (CONNECT) streams, or null for none. Only a tenant whose served
+    /// RBAC restricts who may connect has one: without a list (no RBAC, dry run, not enforceable and served open)
+    /// nothing is ever revoked, so its connections live as long as under envoy-manager. With one, it is the bound on
+    /// how long a tunnel opened before a narrowing survives it: an RDS change reaches new streams only, and the
+    /// tunneling listener (every tenant's tunnels) is never drained for one tenant. Both delivery modes.
+    /// </summary>
+    public static TimeSpan? ConnectionCap(Admission admission, SeedSettings seed) =>
+        !admission.Everything && seed.MaxConnectionDuration > TimeSpan.Zero ? seed.MaxConnectionDuration : null;
+
+    /// <summary>
+    /// The cap on a tenant's TCP connections (<c>tcp_proxy</c> of its SNI chains and NodePort listeners), or null.
+    /// ECDS only, and only with a restricting RBAC (<see cref="ConnectionCap"/>): it backs up the generation rename,
+    /// which misses one case (a restart across a narrowing whose fresh generation equals the one served, see
+    /// <see cref="Revocation"/>). Inline delivery needs none: the RBAC is in the chain, so any change of the
+    /// list changes the chain and Envoy drains it, after a restart too.
+    /// </summary>
+    public static TimeSpan? TcpCap(Admission admission, SeedSettings seed) =>
+        seed.RbacDelivery == RbacDelivery.Ecds ? ConnectionCap(admission, seed) : null;
 
     public static ConfigSource ConfigSourceFor(SeedSettings seed) => seed.ConfigSource switch
     {
@@ -216,21 +244,60 @@ public static class TenantCompiler
         .Finish();
 
     /// <summary>
-    /// A port's endpoints, one locality with each ready address, written field by field: five messages per
-    /// endpoint (each with its eager collections) were a tenth of a full compile's allocations, for bytes only.
+    /// A port's endpoints, one <c>LocalityLbEndpoints</c> per zone (<c>locality: { zone }</c>; the model sorts
+    /// endpoints by zone, so a zone's are adjacent and the output is sorted), written field by field: five messages
+    /// per endpoint (each with its eager collections) were a tenth of a full compile's allocations, for bytes only.
     /// </summary>
+    /// <remarks>
+    /// Every group carries a <c>locality</c>, even for endpoints whose slice names no zone (an empty
+    /// <c>locality: {}</c>, a locality of its own, never merged with a named zone): gRPC's xDS client rejects an
+    /// assignment with a group that has none. Each group's <c>load_balancing_weight</c> is its endpoint count: gRPC
+    /// ignores a locality without a weight, and with weights in proportion to the endpoints, locality-weighted picking
+    /// spreads load as round robin over all endpoints does. Envoy reads the weights only with
+    /// <c>locality_weighted_lb_config</c>; zone-aware routing needs the zones alone. No endpoints: no group at all.
+    /// </remarks>
     public static ByteString LoadAssignmentBytes(string key, ExposedPort port)
     {
-        var writer = ProtoWriter.Start()
-            .String(ClusterLoadAssignment.ClusterNameFieldNumber, key)
-            .Begin(ClusterLoadAssignment.EndpointsFieldNumber);
-        foreach (var endpoint in port.Endpoints)
+        var writer = ProtoWriter.Start().String(ClusterLoadAssignment.ClusterNameFieldNumber, key);
+        IReadOnlyList<UpstreamEndpoint> endpoints = port.Endpoints;
+        if (!GroupedByZone(endpoints))
         {
-            writer.Begin(LocalityLbEndpoints.LbEndpointsFieldNumber).Begin(LbEndpoint.EndpointFieldNumber);
-            WriteSocketAddress(writer, Endpoint.AddressFieldNumber, endpoint.Address, endpoint.Port);
-            writer.End().End();
+            // The translator sorts by zone; a model built elsewhere must not yield one zone twice (gRPC refuses that).
+            endpoints = [.. endpoints.OrderBy(e => e.Zone, StringComparer.Ordinal).ThenBy(e => e.Address, StringComparer.Ordinal).ThenBy(e => e.Port)];
         }
-        return writer.End().Finish();
+        for (var start = 0; start < endpoints.Count;)
+        {
+            var zone = endpoints[start].Zone;
+            var end = start + 1;
+            while (end < endpoints.Count && endpoints[end].Zone == zone)
+            {
+                end++;
+            }
+            writer.Begin(ClusterLoadAssignment.EndpointsFieldNumber)
+                .Begin(LocalityLbEndpoints.LocalityFieldNumber).String(Locality.ZoneFieldNumber, zone).End();
+            for (var i = start; i < end; i++)
+            {
+                writer.Begin(LocalityLbEndpoints.LbEndpointsFieldNumber).Begin(LbEndpoint.EndpointFieldNumber);
+                WriteSocketAddress(writer, Endpoint.AddressFieldNumber, endpoints[i].Address, endpoints[i].Port);
+                writer.End().End();
+            }
+            writer.Begin(LocalityLbEndpoints.LoadBalancingWeightFieldNumber).UInt32(1, (uint)(end - start)).End()
+                .End();
+            start = end;
+        }
+        return writer.Finish();
+    }
+
+    private static bool GroupedByZone(IReadOnlyList<UpstreamEndpoint> endpoints)
+    {
+        for (var i = 1; i < endpoints.Count; i++)
+        {
+            if (string.CompareOrdinal(endpoints[i - 1].Zone, endpoints[i].Zone) > 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public static Address SocketAddress(string address, int port) => new()
@@ -349,8 +416,9 @@ public static class TenantCompiler
     /// upgrade_configs: [{ CONNECT, connect_config }]; max_stream_duration? } }]; typed_per_filter_config: { http rbac }? }</c>.
     /// </summary>
     /// <remarks>
-    /// With ECDS the CONNECT route carries the same cap as <c>tcp_proxy</c> (<c>max_stream_duration</c>): a route
-    /// change reaches new streams only, so a tunnel opened before a narrowing ends within the cap at the latest.
+    /// A tenant with a restricting RBAC has its CONNECT route capped (<c>max_stream_duration</c>, <see cref="ConnectionCap"/>):
+    /// a route change reaches new streams only, so a tunnel opened before a narrowing ends within the cap at the latest.
+    /// Without one the route is envoy-manager's, byte for byte.
     /// </remarks>
     private static void WriteTunnelingVirtualHost(ProtoWriter writer, string tenantId, string key, string authority, RbacBody? rbac,
         TimeSpan? maxDuration)
@@ -397,15 +465,14 @@ public static class TenantCompiler
                 diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistDenyAll", obj,
                     "spec.apiServerAllowedIPRanges", decision.Reason, tenant.Id));
                 break;
-            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when seed.ProxyProtocol:
-                var trusted = CidrSet.Build(seed.ProxyProtocolTrustedRanges);
-                if (decision.EffectiveRanges.Normalized.Any(r => trusted.Contains(r.Network)))
-                {
-                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "AllowlistContainsLoadBalancer", obj,
-                        "spec.apiServerAllowedIPRanges",
-                        "the list includes the load balancer's own addresses, so every connection through the load balancer is allowed; remove them",
-                        tenant.Id));
-                }
+            case Enforcement.EnforcedProxyProtocol or Enforcement.DryRun when decision.ListsLoadBalancer(seed):
+                // No longer a bypass (a connection from the load balancer is judged by its PROXY header alone), but
+                // the operator should know what such a list admits.
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Info, "AllowlistContainsLoadBalancer", obj,
+                    "spec.apiServerAllowedIPRanges",
+                    "the list includes addresses of the trusted load balancer (proxy-protocol-trusted-ranges): clients it relays are " +
+                    "still judged by their PROXY header alone, but header-less connections from the load balancer itself are admitted",
+                    tenant.Id));
                 break;
         }
         return diagnostics;

@@ -27,8 +27,14 @@ public sealed class ResourceReferences
     /// <summary>The ClusterLoadAssignment an EDS cluster reads, or null.</summary>
     public string? EdsServiceName { get; private init; }
 
-    /// <summary>Route configurations a listener's HTTP connection managers fetch by RDS (directly or per scope).</summary>
+    /// <summary>
+    /// Route configurations fetched by RDS: a listener's HTTP connection managers' (directly or per inline scope), or
+    /// the one a ScopedRouteConfiguration (SRDS) names.
+    /// </summary>
     public IReadOnlyList<(string Scope, string Route)> RouteConfigs { get; private init; } = [];
+
+    /// <summary>For a ScopedRouteConfiguration: its key (the fragments, each as text, joined by NUL), or null.</summary>
+    public string? ScopeKey { get; private init; }
 
     /// <summary>Filters a listener takes from ECDS.</summary>
     public IReadOnlyList<DiscoveredFilter> DiscoveredFilters { get; private init; } = [];
@@ -57,7 +63,7 @@ public sealed class ResourceReferences
     // read once in its life, whichever listener asks.
     private static readonly ConditionalWeakTable<object, ResourceReferences> PartCache = new();
 
-    /// <summary>The references of one part of a shared listener (a chain, a scope), read once per part with <paramref name="read"/>.</summary>
+    /// <summary>The references of one part of a shared listener (a chain of the SNI listener), read once per part with <paramref name="read"/>.</summary>
     public static ResourceReferences OfPart<T>(HashedPart<T> part, Func<T, ResourceReferences> read)
         where T : IMessage<T>, new() => PartCache.GetValue(part, _ => read(part.Message));
 
@@ -78,13 +84,15 @@ public sealed class ResourceReferences
         return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, DiscoveredFilters = discovered };
     }
 
-    /// <summary>What one scope of a scoped-routes HTTP connection manager refers to.</summary>
+    /// <summary>What one scope (an SRDS resource, or a scope of a scoped-routes HTTP connection manager) refers to.</summary>
     public static ResourceReferences OfScope(ScopedRouteConfiguration scope)
     {
         var clusters = new HashSet<string>(StringComparer.Ordinal);
         var routes = new List<(string, string)>();
         AddFromScope(scope, clusters, routes);
-        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes };
+        // Envoy keys a scope by its fragments (a string each) in order: equal sequences, equal keys.
+        var key = string.Join('\0', scope.Key?.Fragments.Select(f => f.StringKey) ?? []);
+        return new ResourceReferences { Clusters = [.. clusters], RouteConfigs = routes, ScopeKey = key };
     }
 
     /// <summary>Reads the references from the resource's message (see <see cref="EnvoyResource.References"/>).</summary>
@@ -102,6 +110,8 @@ public sealed class ResourceReferences
             }
             case Cluster c when c.ClusterDiscoveryTypeCase == Cluster.ClusterDiscoveryTypeOneofCase.Type && c.Type == Cluster.Types.DiscoveryType.Eds:
                 return new ResourceReferences { EdsServiceName = string.IsNullOrEmpty(c.EdsClusterConfig?.ServiceName) ? c.Name : c.EdsClusterConfig.ServiceName };
+            case ScopedRouteConfiguration scope:
+                return OfScope(scope);
             case TypedExtensionConfig extension:
                 return new ResourceReferences { Extension = (extension.Name, extension.TypedConfig?.TypeUrl) };
             default:

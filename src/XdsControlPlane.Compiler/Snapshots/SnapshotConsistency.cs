@@ -51,7 +51,7 @@ public static class SnapshotConsistency
         // something, and every resource still referring to a name that was removed.
         var recheck = new List<EnvoyResource>();
         var seen = new HashSet<EnvoyResource>(ReferenceEqualityComparer.Instance);
-        foreach (var typeUrl in (ReadOnlySpan<string>)[TypeUrls.Cluster, TypeUrls.Route, TypeUrls.Listener])
+        foreach (var typeUrl in (ReadOnlySpan<string>)[TypeUrls.Cluster, TypeUrls.Route, TypeUrls.Listener, TypeUrls.ScopedRoute])
         {
             foreach (var resource in delta.GetValueOrDefault(typeUrl).Changed ?? [])
             {
@@ -61,7 +61,7 @@ public static class SnapshotConsistency
                 }
             }
         }
-        ResourceSet[] referrerSets = [snapshot.Get(TypeUrls.Cluster), snapshot.Get(TypeUrls.Route), listenerSet];
+        ResourceSet[] referrerSets = [snapshot.Get(TypeUrls.Cluster), snapshot.Get(TypeUrls.Route), listenerSet, snapshot.Get(TypeUrls.ScopedRoute)];
         foreach (var name in delta.Values.SelectMany(d => d.Removed))
         {
             foreach (var set in referrerSets)
@@ -98,11 +98,12 @@ public static class SnapshotConsistency
         var problems = new List<string>();
         CheckForward(snapshot, snapshot.Get(TypeUrls.Cluster).Resources.Values
             .Concat(snapshot.Get(TypeUrls.Route).Resources.Values)
-            .Concat(snapshot.Get(TypeUrls.Listener).Resources.Values), problems);
-        return problems;
+            .Concat(snapshot.Get(TypeUrls.Listener).Resources.Values)
+            .Concat(snapshot.Get(TypeUrls.ScopedRoute).Resources.Values), problems);
+        return [.. problems.Distinct()];
     }
 
-    /// <summary>Checks what each of <paramref name="resources"/> refers to (clusters, routes and listeners; others refer to nothing).</summary>
+    /// <summary>Checks what each of <paramref name="resources"/> refers to (clusters, routes, listeners and scopes; others refer to nothing).</summary>
     private static void CheckForward(Snapshot snapshot, IEnumerable<EnvoyResource> resources, List<string> problems)
     {
         var clusters = snapshot.Get(TypeUrls.Cluster).Resources;
@@ -121,6 +122,9 @@ public static class SnapshotConsistency
                     break;
                 case TypeUrls.Listener:
                     CheckListener(resource.Name, resource, clusters, routes, extensions, problems);
+                    break;
+                case TypeUrls.ScopedRoute:
+                    CheckScope(resource, snapshot.Get(TypeUrls.ScopedRoute), routes, problems);
                     break;
             }
         }
@@ -142,6 +146,60 @@ public static class SnapshotConsistency
             {
                 problems.Add($"route configuration '{name}' routes to missing cluster '{cluster}'");
             }
+        }
+    }
+
+    /// <summary>
+    /// A scope (SRDS) must name a route configuration that RDS serves (Envoy would route the scope's requests by an
+    /// empty table until it came), and no other scope may have its key: Envoy rejects a whole SRDS update with a
+    /// key conflict, every tenant's scope changes with it.
+    /// </summary>
+    private static void CheckScope(EnvoyResource resource, ResourceSet scopes, ImmutableSortedDictionary<string, EnvoyResource> routes,
+        List<string> problems)
+    {
+        var references = ResourceReferences.Of(resource);
+        if (references.RouteConfigs.Count == 0)
+        {
+            problems.Add($"scope '{resource.Name}' names no route configuration");
+        }
+        foreach (var (_, route) in references.RouteConfigs)
+        {
+            if (!routes.ContainsKey(route))
+            {
+                problems.Add($"scope '{resource.Name}' uses missing route configuration '{route}'");
+            }
+        }
+        if (references.ScopeKey is { } key && ScopeKeys.Of(scopes).ByKey.TryGetValue(key, out var holders) && holders.Count > 1)
+        {
+            problems.Add($"scopes [{string.Join(", ", holders.Order(StringComparer.Ordinal).Select(h => $"'{h}'"))}] have the same key " +
+                $"'{key.Replace('\0', '.')}'");
+        }
+    }
+
+    /// <summary>Which scopes have which key; built once per set.</summary>
+    private sealed class ScopeKeys
+    {
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ResourceSet, ScopeKeys> Cache = new();
+
+        public Dictionary<string, List<string>> ByKey { get; } = new(StringComparer.Ordinal);
+
+        public static ScopeKeys Of(ResourceSet set) => Cache.GetValue(set, Build);
+
+        private static ScopeKeys Build(ResourceSet set)
+        {
+            var index = new ScopeKeys();
+            foreach (var resource in set.Resources.Values)
+            {
+                if (ResourceReferences.Of(resource).ScopeKey is { } key)
+                {
+                    if (!index.ByKey.TryGetValue(key, out var names))
+                    {
+                        index.ByKey[key] = names = [];
+                    }
+                    names.Add(resource.Name);
+                }
+            }
+            return index;
         }
     }
 

@@ -1,8 +1,10 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Server.Debug;
 
@@ -51,17 +53,21 @@ public static class TenantDebugEndpoints
             {
                 return Results.Json(new { Error = $"'{ip}' is not an IPv4 or IPv6 address" }, Json, statusCode: 400);
             }
-            if (pipeline.Current?.GetReport(tenant) is not { } report)
+            if (pipeline.Current is not { } current || current.GetReport(tenant) is not { } report)
             {
                 return Results.Json(new { Error = $"no tenant '{tenant}' is served; see /debug/tenants" }, Json, statusCode: 404);
             }
-            return Results.Json(Verdict(report, address), Json);
+            return Results.Json(Verdict(report, address, current.Model.Seed), Json);
         });
         return endpoints;
     }
 
-    /// <summary>Answers with the CIDR trie: does the list admit the address, by which original range(s), and is that what Envoy enforces?</summary>
-    public static AllowVerdict Verdict(TenantReport report, IPAddress address)
+    /// <summary>
+    /// Answers with the CIDR trie: does the list admit the address, by which original range(s), and is that what Envoy
+    /// enforces? With PROXY protocol the address is the client's: the PROXY header's for a connection relayed by a
+    /// trusted load balancer, the peer's for any other (RBAC judges each by that address alone), which the note says.
+    /// </summary>
+    public static AllowVerdict Verdict(TenantReport report, IPAddress address, SeedSettings seed)
     {
         var match = report.Ranges.Match(address);
         var listAllows = report.Enforcement switch
@@ -75,10 +81,22 @@ public static class TenantDebugEndpoints
             Enforcement.NotEnforceableDenyAll => false,
             _ => true,
         };
+        string? note = null;
+        if (seed.ProxyProtocol && report.Enforcement is Enforcement.EnforcedProxyProtocol or Enforcement.DryRun)
+        {
+            note = CidrSet.Build(seed.ProxyProtocolTrustedRanges).Contains(address)
+                ? $"{address} is a trusted load balancer address: a connection from it is judged by its PROXY header's address alone " +
+                  "(ask about that address); only a header-less connection from it (its own health check) is judged by this verdict"
+                : $"the verdict for a client at {address}, relayed by the load balancer (judged by the PROXY header) or connecting directly " +
+                  "(judged by its own address; a PROXY header from a peer outside the trusted load balancer ranges is not believed)";
+        }
         return new AllowVerdict(report.Id, address.ToString(), served, listAllows,
             match.MatchedRanges.Select(r => r.ToString()).ToList(), report.Enforcement,
             report.Enforcement is Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol or Enforcement.NotEnforceableDenyAll,
-            report.Reason);
+            report.Reason)
+        {
+            Note = note,
+        };
     }
 
     private static IResult NothingApplied(ConfigPipeline pipeline) =>
@@ -89,4 +107,9 @@ public static class TenantDebugEndpoints
 /// <param name="ListAllows">Whether the tenant's effective list (tenant ∪ seed) contains the address.</param>
 /// <param name="MatchedRanges">The tenant's or seed's original ranges that contain it, most specific first.</param>
 public sealed record AllowVerdict(string Tenant, string Ip, bool Allowed, bool ListAllows, IReadOnlyList<string> MatchedRanges,
-    Enforcement Enforcement, bool Enforced, string Reason);
+    Enforcement Enforcement, bool Enforced, string Reason)
+{
+    /// <summary>With PROXY protocol: which connections the verdict is about (see <see cref="TenantDebugEndpoints.Verdict"/>).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? Note { get; init; }
+}

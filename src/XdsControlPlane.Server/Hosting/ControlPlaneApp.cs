@@ -5,6 +5,7 @@ using XdsControlPlane.Server.Debug;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 using XdsControlPlane.Xds;
+using XdsControlPlane.Xds.Transport;
 
 namespace XdsControlPlane.Server.Hosting;
 
@@ -13,13 +14,16 @@ public static class ControlPlaneApp
 {
     public static WebApplication Build(ServerOptions options, KubernetesSourceOptions? kubernetesOptions = null)
     {
+        // Whatever parsed the command line: a non-loopback listener without TLS never starts by accident.
+        options.Validate();
         var builder = WebApplication.CreateSlimBuilder();
         ConfigureLogging(builder.Logging, options);
         ListenOptions? debugListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            // Envoy speaks gRPC over cleartext HTTP/2 (h2c): the endpoint must be HTTP/2 only.
-            kestrel.Listen(options.ListenAddress, o => o.Protocols = HttpProtocols.Http2);
+            // gRPC over HTTP/2 only: h2c by default (loopback), mutual TLS with the TLS files; connections and
+            // streams per connection capped (XdsServerOptions).
+            kestrel.ListenXds(options.ListenAddress, options.XdsTls);
             kestrel.Listen(options.DebugAddress, o =>
             {
                 o.Protocols = HttpProtocols.Http1;
@@ -29,7 +33,11 @@ public static class ControlPlaneApp
             kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
             kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(10);
         });
-        builder.Services.AddXdsServer();
+        builder.Services.AddXdsServer(o =>
+        {
+            o.NodeId = options.EnvoyNodeName;
+            o.NodeCluster = options.EnvoyClusterName;
+        });
         builder.Services.AddSingleton(sp =>
         {
             var cache = sp.GetRequiredService<SnapshotCache>();

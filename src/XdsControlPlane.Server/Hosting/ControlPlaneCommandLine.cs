@@ -70,25 +70,25 @@ public static class ControlPlaneCommandLine
 
     private static readonly Option<string> EnvoyNodeName = new("--envoy-node-name")
     {
-        Description = $"The Envoy node id (--service-node) the configuration is served to, as envoy-manager's. Default: {ServerDefaults.EnvoyNodeName}.",
+        Description = $"The only Envoy node id (Envoy's --service-node) served, as envoy-manager's; another gets PERMISSION_DENIED. Default: {ServerDefaults.EnvoyNodeName}.",
         HelpName = "id",
     };
 
     private static readonly Option<string> EnvoyClusterName = new("--envoy-cluster-name")
     {
-        Description = "The Envoy cluster name (--service-cluster) the server accepts. Default: any.",
+        Description = "The only Envoy node cluster (Envoy's --service-cluster) served. Default: any.",
         HelpName = "name",
     };
 
     private static readonly Option<string> TlsCertFile = new("--tls-cert-file")
     {
-        Description = "Certificate (PEM) of the xDS listener; with --tls-key-file. Default: none (cleartext).",
+        Description = "Certificate (PEM) of the xDS listener; with --tls-key-file and --client-ca-file it serves mutual TLS (re-read on change). Default: none (cleartext).",
         HelpName = "file",
     };
 
     private static readonly Option<string> TlsKeyFile = new("--tls-key-file")
     {
-        Description = "Private key (PEM) of --tls-cert-file.",
+        Description = "Private key (PEM) of --tls-cert-file. Default: none.",
         HelpName = "file",
     };
 
@@ -100,7 +100,7 @@ public static class ControlPlaneCommandLine
 
     private static readonly Option<bool> Insecure = new("--insecure")
     {
-        Description = "Allow cleartext xDS on a non-loopback --listen-address. Default: false.",
+        Description = "Allow cleartext xDS on a non-loopback --listen-address (anyone who reaches it is served every tenant's configuration). Default: false.",
     };
 
     private static readonly Option<string> LogFormat = new("--log-format")
@@ -348,13 +348,6 @@ public static class ControlPlaneCommandLine
         {
             throw new FormatException($"--log-level must be one of trace, debug, information, warning, error, critical; not '{levelText}'");
         }
-        var tlsCert = result.GetValue(TlsCertFile);
-        var tlsKey = result.GetValue(TlsKeyFile);
-        if ((tlsCert is null) != (tlsKey is null))
-        {
-            throw new FormatException("--tls-cert-file and --tls-key-file go together");
-        }
-
         var server = new ServerOptions
         {
             Source = source,
@@ -365,13 +358,21 @@ public static class ControlPlaneCommandLine
             RevocationDelay = Value(result, RevocationDelay, ServerDefaults.RevocationDelay),
             EnvoyNodeName = NonEmpty(result, EnvoyNodeName) ?? ServerDefaults.EnvoyNodeName,
             EnvoyClusterName = NonEmpty(result, EnvoyClusterName),
-            TlsCertFile = tlsCert,
-            TlsKeyFile = tlsKey,
+            TlsCertFile = NonEmpty(result, TlsCertFile),
+            TlsKeyFile = NonEmpty(result, TlsKeyFile),
             ClientCaFile = NonEmpty(result, ClientCaFile),
             Insecure = result.GetValue(Insecure),
             LogFormat = logFormat,
             LogLevel = logLevel,
         };
+        try
+        {
+            server.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new FormatException(e.Message, e);
+        }
         if (source == "folder")
         {
             return new CommandLineResult { Server = server };

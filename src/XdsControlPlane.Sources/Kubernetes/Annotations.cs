@@ -32,7 +32,7 @@ public static class Annotations
     /// <summary>Seed: "ecds" (default: allowlist edits re-send one TypedExtensionConfig) or "inline" (RBAC inside each chain).</summary>
     public const string RbacDelivery = "nodeport-proxy.k8s.io/rbac-delivery";
 
-    /// <summary>Seed, with ECDS delivery: the cap on a tenant TCP connection's life, e.g. "1h", "90m", "3600s"; "0" for none.</summary>
+    /// <summary>Seed: the cap on the life of a restricted tenant's connections (see SeedSettings.MaxConnectionDuration), e.g. "1h", "90m", "3600s"; "0" for none.</summary>
     public const string MaxConnectionDuration = "nodeport-proxy.k8s.io/max-connection-duration";
 
     /// <summary>Cluster: "enforce" (default) or "dry-run" (shadow rules: counted, not enforced).</summary>

@@ -414,14 +414,18 @@ public static class InventoryTranslator
         }, false);
     }
 
-    /// <summary>Ready addresses only (as envoy-manager), for the slice port with the Service port's name, sorted and unique.</summary>
+    /// <summary>
+    /// Ready addresses only (as envoy-manager), for the slice port with the Service port's name, unique, with the zone
+    /// and node the slice gives them; sorted by zone, then address and port. An address that two slices place
+    /// differently keeps the ordinally first (zone, node), so the result does not depend on the slices' order.
+    /// </summary>
     private static ValueList<UpstreamEndpoint> ReadyEndpoints(List<V1EndpointSlice>? slices, V1ServicePort port)
     {
         if (slices is null)
         {
             return ValueList<UpstreamEndpoint>.Empty;
         }
-        var result = new SortedSet<(string Address, int Port)>();
+        var result = new Dictionary<(string Address, int Port), (string Zone, string Node)>();
         foreach (var slice in slices)
         {
             var slicePort = slice.Ports?.FirstOrDefault(p => (p.Name ?? "") == (port.Name ?? "") && (p.Protocol ?? "TCP") == "TCP");
@@ -435,13 +439,28 @@ public static class InventoryTranslator
                 {
                     continue;
                 }
+                var place = (Zone: endpoint.Zone ?? "", Node: endpoint.NodeName ?? "");
                 foreach (var address in endpoint.Addresses ?? [])
                 {
-                    result.Add((address, targetPort));
+                    if (!result.TryGetValue((address, targetPort), out var seen) || Before(place, seen))
+                    {
+                        result[(address, targetPort)] = place;
+                    }
                 }
             }
         }
-        return result.Select(e => new UpstreamEndpoint(e.Address, e.Port)).ToValueList();
+        return result
+            .Select(e => new UpstreamEndpoint(e.Key.Address, e.Key.Port, e.Value.Zone, e.Value.Node))
+            .OrderBy(e => e.Zone, StringComparer.Ordinal)
+            .ThenBy(e => e.Address, StringComparer.Ordinal)
+            .ThenBy(e => e.Port)
+            .ToValueList();
+
+        static bool Before((string Zone, string Node) a, (string Zone, string Node) b)
+        {
+            var zone = string.CompareOrdinal(a.Zone, b.Zone);
+            return zone < 0 || (zone == 0 && string.CompareOrdinal(a.Node, b.Node) < 0);
+        }
     }
 
     private static ValueList<CidrRange>? ParseRanges(IReadOnlyList<string> entries, string obj, string field, List<Diagnostic> diagnostics, string? tenantId)

@@ -28,6 +28,9 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
         public bool Wildcard;
         public readonly HashSet<string> Names = new(StringComparer.Ordinal);
 
+        /// <summary>The UTF-8 bytes of <see cref="Names"/>, against the per-type limit.</summary>
+        public long NameBytes;
+
         /// <summary>What the client holds: name → version, or null for "told it does not exist".</summary>
         public readonly Dictionary<string, string?> ClientHas = new(StringComparer.Ordinal);
 
@@ -86,7 +89,10 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
                 wake = true;
                 continue;
             }
-            st.Names.Add(name);
+            if (st.Names.Add(name))
+            {
+                st.NameBytes += NameBytes(name);
+            }
             if (!request.InitialResourceVersions.ContainsKey(name))
             {
                 st.Force.Add(name);
@@ -101,7 +107,10 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
                 wake = true;
                 continue;
             }
-            st.Names.Remove(name);
+            if (st.Names.Remove(name))
+            {
+                st.NameBytes -= NameBytes(name);
+            }
             st.Force.Remove(name);
             if (st.Wildcard)
             {
@@ -112,6 +121,7 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
         }
         CheckSubscribed(st.Names.Count);
         CheckSubscribed(st.ClientHas.Count);
+        CheckSubscribedBytes(st.NameBytes);
         return wake;
     }
 

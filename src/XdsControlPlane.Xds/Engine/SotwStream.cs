@@ -30,6 +30,9 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
         public bool LegacyWildcard;
         public HashSet<string> Names = new(StringComparer.Ordinal);
 
+        /// <summary>The UTF-8 bytes of <see cref="Names"/>, against the per-type limit.</summary>
+        public long NameBytes;
+
         /// <summary>What the client holds after the last response (replaced, never mutated: ACK keeps a reference).</summary>
         public IReadOnlyDictionary<string, EnvoyResource> Sent
         {
@@ -150,6 +153,7 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
                 st.Wildcard = false;
             }
             st.Names.Clear();
+            st.NameBytes = 0;
             return added;
         }
         st.LegacyWildcard = false;
@@ -184,8 +188,15 @@ internal sealed class SotwStream(XdsEngine engine, long id, string kind, string?
             }
         }
         CheckSubscribed(names.Count);
+        long bytes = 0;
+        foreach (var name in names)
+        {
+            bytes += NameBytes(name);
+        }
+        CheckSubscribedBytes(bytes);
         st.Wildcard = wildcard;
         st.Names = names;
+        st.NameBytes = bytes;
         return added;
     }
 

@@ -58,9 +58,7 @@ public sealed class XdsEngine : IXdsStatus
     {
         _streams[stream.Id] = stream;
         Metrics.StreamOpened(stream.IsDelta);
-        var node = stream.NodeInfo;
-        XdsLog.StreamOpened(Logger, stream.Kind, stream.Id, stream.Node.Id, stream.Node.Cluster,
-            node is null ? "" : $"{node.UserAgentName} {node.UserAgentVersion}".Trim());
+        XdsLog.StreamOpened(Logger, stream.Kind, stream.Id, stream.Node.Id, stream.Node.Cluster, stream.NodeInfo?.UserAgent ?? "");
     }
 
     internal void Unregister(XdsStream stream)

@@ -6,6 +6,9 @@ using XdsControlPlane.Compiler.Snapshots;
 
 namespace XdsControlPlane.Xds.Engine;
 
+/// <summary>What a stream keeps of its node: the fields the status views show, copied out of the request.</summary>
+internal sealed record NodeSummary(string Id, string Cluster, string UserAgent, string BuildVersion, IReadOnlyList<string> ClientFeatures);
+
 /// <summary>
 /// What every xDS stream shares: one reader loop that applies requests under a lock, and ONE writer loop
 /// (grpc-dotnet allows one write in flight) that computes the newest state to send whenever it is woken.
@@ -48,7 +51,8 @@ internal abstract class XdsStream
 
     public NodeKey Node { get; private set; }
 
-    public Node? NodeInfo { get; private set; }
+    /// <summary>The node's fields the server uses; the node itself (metadata and all) is not kept.</summary>
+    public NodeSummary? NodeInfo { get; private set; }
 
     public DateTimeOffset ConnectedSince { get; }
 
@@ -77,19 +81,13 @@ internal abstract class XdsStream
         var registered = false;
         try
         {
-            while (await requests.MoveNext(ct))
+            while (await NextRequestAsync(requests, ct))
             {
                 var request = requests.Current;
                 bool wake;
                 if (!registered)
                 {
-                    var node = nodeOf(request);
-                    if (node is null || string.IsNullOrEmpty(node.Id))
-                    {
-                        throw Invalid(StatusCode.InvalidArgument, "the first request of a stream must carry node with a non-empty id");
-                    }
-                    NodeInfo = node;
-                    Node = new NodeKey(node.Id, node.Cluster ?? "");
+                    Admit(nodeOf(request));
                 }
                 lock (Gate)
                 {
@@ -99,7 +97,7 @@ internal abstract class XdsStream
                 {
                     registered = true;
                     Engine.Register(this);
-                    writer = WriterLoopAsync(responses, compute, ct);
+                    writer = WriterLoopAsync(responses, compute, context, ct);
                     // A failed write (client gone) ends the reader too.
                     _ = writer.ContinueWith(static (_, state) =>
                     {
@@ -140,10 +138,14 @@ internal abstract class XdsStream
             {
                 // Writing to a client that is gone.
             }
-            if (registered)
+            finally
             {
-                DisconnectedAt = Engine.Time.GetUtcNow();
-                Engine.Unregister(this);
+                // Also when the writer ended the stream with a status (INTERNAL, a write deadline): never left registered.
+                if (registered)
+                {
+                    DisconnectedAt = Engine.Time.GetUtcNow();
+                    Engine.Unregister(this);
+                }
             }
         }
     }
@@ -151,6 +153,7 @@ internal abstract class XdsStream
     private async Task WriterLoopAsync<TResponse>(
         IServerStreamWriter<TResponse> responses,
         Func<CurrentSnapshot, List<(string TypeUrl, TResponse Response)>> compute,
+        ServerCallContext context,
         CancellationToken ct)
     {
         using var watch = Engine.Cache.Watch(Wake);
@@ -182,7 +185,7 @@ internal abstract class XdsStream
             }
             foreach (var (typeUrl, response) in batch)
             {
-                await responses.WriteAsync(response, ct);
+                await WriteWithDeadlineAsync(responses, response, context, ct);
                 Engine.Metrics.Pushed(typeUrl);
             }
             if (batch.Count > 0)
@@ -198,6 +201,133 @@ internal abstract class XdsStream
                 _lastWritten ??= current;
             }
         }
+    }
+
+    /// <summary>
+    /// Reads the next request. A request over <see cref="XdsServerOptions.MaxRequestBytes"/> is refused by gRPC
+    /// itself (RESOURCE_EXHAUSTED) before it is parsed; it is counted and logged here, and the status goes back.
+    /// </summary>
+    private async Task<bool> NextRequestAsync<TRequest>(IAsyncStreamReader<TRequest> requests, CancellationToken ct)
+    {
+        try
+        {
+            return await requests.MoveNext(ct);
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.ResourceExhausted)
+        {
+            throw Invalid(StatusCode.ResourceExhausted, XdsRefusal.RequestBytes,
+                $"a request over {Engine.Options.MaxRequestBytes} bytes (the limit of one request)");
+        }
+    }
+
+    /// <summary>
+    /// Checks the node of the first request (its size, then its id and cluster against the one node served) and
+    /// keeps only the fields the server uses: the metadata, locality and extensions are dropped with the request.
+    /// </summary>
+    private void Admit(Node? node)
+    {
+        if (node is null || string.IsNullOrEmpty(node.Id))
+        {
+            throw Invalid(StatusCode.InvalidArgument, "the first request of a stream must carry node with a non-empty id");
+        }
+        var size = node.CalculateSize();
+        if (size > Engine.Options.MaxNodeBytes)
+        {
+            throw Invalid(StatusCode.ResourceExhausted, XdsRefusal.NodeBytes,
+                $"node '{Truncate(node.Id, 100)}' is {size} bytes; the limit is {Engine.Options.MaxNodeBytes} (metadata is the usual culprit)");
+        }
+        var options = Engine.Options;
+        if ((options.NodeId is { } id && node.Id != id) || (options.NodeCluster is { } cluster && node.Cluster != cluster))
+        {
+            // Logged once per stream: the stream ends here. Never served, not even an empty answer.
+            Engine.Metrics.Refused(XdsRefusal.Node);
+            XdsLog.NodeRefused(Engine.Logger, Kind, Truncate(node.Id, 200), Truncate(node.Cluster, 200), options.NodeId ?? "*", options.NodeCluster ?? "*");
+            throw new RpcException(new Status(StatusCode.PermissionDenied,
+                $"node '{Truncate(node.Id, 200)}' (cluster '{Truncate(node.Cluster, 200)}') is not served here"));
+        }
+        var build = node.UserAgentBuildVersion?.Version is { } v ? $"{v.MajorNumber}.{v.MinorNumber}.{v.Patch}" : "";
+        NodeInfo = new NodeSummary(node.Id, node.Cluster ?? "", $"{node.UserAgentName} {node.UserAgentVersion}".Trim(), build, [.. node.ClientFeatures]);
+        Node = new NodeKey(node.Id, node.Cluster ?? "");
+    }
+
+    /// <summary>
+    /// Writes one response, waiting at most <see cref="XdsServerOptions.WriteTimeout"/> for the client to take it.
+    /// A client that stops reading (HTTP/2 flow control) would otherwise hold the serialised response in the
+    /// stream's output buffer for as long as it likes. Its stream is reset with ENHANCE_YOUR_CALM (the gRPC
+    /// status trailer could not reach it: it sits behind the unread data), which drops the buffered response;
+    /// gRPC clients read that code as RESOURCE_EXHAUSTED.
+    /// </summary>
+    private async Task WriteWithDeadlineAsync<TResponse>(IServerStreamWriter<TResponse> responses, TResponse response, ServerCallContext context, CancellationToken ct)
+    {
+        var write = responses.WriteAsync(response, ct);
+        if (write.IsCompleted)
+        {
+            await write;
+            return;
+        }
+        try
+        {
+            await write.WaitAsync(Engine.Options.WriteTimeout, Engine.Time, ct);
+        }
+        catch (OperationCanceledException)
+        {
+            // The stream ends (client gone, or the reader failed); the write fails with it: observe its end.
+            Observe(write);
+            throw;
+        }
+        catch (TimeoutException)
+        {
+            // The write stays pending until the reset below completes it: observe its end, it is no news.
+            Observe(write);
+            Engine.Metrics.Refused(XdsRefusal.WriteTimeout);
+            Engine.Metrics.InvalidRequest();
+            XdsLog.WriteTimedOut(Engine.Logger, Kind, Id, Node.Id, Engine.Options.WriteTimeout.TotalSeconds);
+            Reset(context);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"the client did not read a response within {Engine.Options.WriteTimeout.TotalSeconds} s"));
+        }
+    }
+
+    private static void Observe(Task write) =>
+        _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
+    /// <summary>Resets the HTTP/2 stream with ENHANCE_YOUR_CALM, or aborts the request where that is not available.</summary>
+    private static void Reset(ServerCallContext context)
+    {
+        const int EnhanceYourCalm = 0xB;
+        if (!TryGetHttpContext(context, out var http))
+        {
+            // Not served by ASP.NET Core (an in-process host): ending the call is all there is.
+            return;
+        }
+        if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>() is { } reset)
+        {
+            reset.Reset(EnhanceYourCalm);
+        }
+        else
+        {
+            http.Abort();
+        }
+    }
+
+    private static bool TryGetHttpContext(ServerCallContext context, out Microsoft.AspNetCore.Http.HttpContext http)
+    {
+        try
+        {
+            http = context.GetHttpContext();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            http = null!;
+            return false;
+        }
+    }
+
+    protected RpcException Invalid(StatusCode code, XdsRefusal refusal, string reason)
+    {
+        Engine.Metrics.Refused(refusal);
+        return Invalid(code, reason);
     }
 
     protected RpcException Invalid(StatusCode code, string reason)
@@ -241,7 +371,8 @@ internal abstract class XdsStream
     {
         if (count > Engine.Options.MaxResourceNamesPerRequest)
         {
-            throw Invalid(StatusCode.ResourceExhausted, $"{count} {what} in one request; the limit is {Engine.Options.MaxResourceNamesPerRequest}");
+            throw Invalid(StatusCode.ResourceExhausted, XdsRefusal.ResourceNames,
+                $"{count} {what} in one request; the limit is {Engine.Options.MaxResourceNamesPerRequest}");
         }
     }
 
@@ -249,9 +380,22 @@ internal abstract class XdsStream
     {
         if (count > Engine.Options.MaxSubscribedNamesPerType)
         {
-            throw Invalid(StatusCode.ResourceExhausted, $"{count} subscribed names for one type; the limit is {Engine.Options.MaxSubscribedNamesPerType}");
+            throw Invalid(StatusCode.ResourceExhausted, XdsRefusal.SubscriptionNames,
+                $"{count} subscribed names for one type; the limit is {Engine.Options.MaxSubscribedNamesPerType}");
         }
     }
+
+    protected void CheckSubscribedBytes(long bytes)
+    {
+        if (bytes > Engine.Options.MaxSubscribedNameBytesPerType)
+        {
+            throw Invalid(StatusCode.ResourceExhausted, XdsRefusal.SubscriptionBytes,
+                $"{bytes} bytes of subscribed names for one type; the limit is {Engine.Options.MaxSubscribedNameBytesPerType}");
+        }
+    }
+
+    /// <summary>What a name costs against <see cref="XdsServerOptions.MaxSubscribedNameBytesPerType"/>: its UTF-8 length.</summary>
+    protected static long NameBytes(string name) => System.Text.Encoding.UTF8.GetByteCount(name);
 
     protected string ErrorMessage(Google.Rpc.Status detail) =>
         Truncate($"{(StatusCode)detail.Code}: {detail.Message}", Engine.Options.MaxRecordedErrorLength);
@@ -263,10 +407,8 @@ internal abstract class XdsStream
         lock (Gate)
         {
             var node = NodeInfo;
-            var userAgent = node is null ? "" : $"{node.UserAgentName} {node.UserAgentVersion}".Trim();
-            var build = node?.UserAgentBuildVersion?.Version is { } v ? $"{v.MajorNumber}.{v.MinorNumber}.{v.Patch}" : "";
-            return new XdsStreamStatus(Id, Node.Id, Node.Cluster, Kind, ConnectedSince, DisconnectedAt, userAgent, build,
-                node is null ? [] : [.. node.ClientFeatures], TypeStatuses(), [.. _unknownTypes]);
+            return new XdsStreamStatus(Id, Node.Id, Node.Cluster, Kind, ConnectedSince, DisconnectedAt, node?.UserAgent ?? "",
+                node?.BuildVersion ?? "", node?.ClientFeatures ?? [], TypeStatuses(), [.. _unknownTypes]);
         }
     }
 

@@ -44,6 +44,9 @@ internal static class ChunkedResponseBinding
     public static void BindRds(ServiceBinderBase binder, RouteDiscoveryService.RouteDiscoveryServiceBase service) =>
         RouteDiscoveryService.BindService(new Binder(binder), service);
 
+    public static void BindSrds(ServiceBinderBase binder, ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceBase service) =>
+        ScopedRoutesDiscoveryService.BindService(new Binder(binder), service);
+
     public static void BindEcds(ServiceBinderBase binder, ExtensionConfigDiscoveryService.ExtensionConfigDiscoveryServiceBase service) =>
         ExtensionConfigDiscoveryService.BindService(new Binder(binder), service);
 

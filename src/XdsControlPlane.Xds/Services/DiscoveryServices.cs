@@ -13,7 +13,7 @@ namespace XdsControlPlane.Xds.Services;
 // Thin gRPC adapters: every service runs the same engine. Fetch* (REST-style polling) is not served.
 // Each is bound through ChunkedResponseBinding: the generated binding with responses written in 64 KiB chunks.
 
-/// <summary>ADS: every type on one stream, pushed in CDS → EDS → LDS → RDS → ECDS order.</summary>
+/// <summary>ADS: every type on one stream, pushed in CDS → EDS → LDS → SRDS → RDS → ECDS order.</summary>
 [BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindAds))]
 public sealed class AdsService(XdsEngine engine) : AggregatedDiscoveryService.AggregatedDiscoveryServiceBase
 {
@@ -66,6 +66,20 @@ public sealed class RdsService(XdsEngine engine) : RouteDiscoveryService.RouteDi
 
     public override Task DeltaRoutes(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context) =>
         engine.RunDeltaAsync("RDS", TypeUrls.Route, requestStream, responseStream, context);
+}
+
+/// <summary>
+/// SRDS on its own stream: the tunneling listener's scopes (ScopedRouteConfiguration), for the <c>grpc</c> config
+/// source style (KKP's stock bootstrap), where Envoy opens one stream per type to <c>xds_cluster</c>.
+/// </summary>
+[BindServiceMethod(typeof(ChunkedResponseBinding), nameof(ChunkedResponseBinding.BindSrds))]
+public sealed class SrdsService(XdsEngine engine) : ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceBase
+{
+    public override Task StreamScopedRoutes(IAsyncStreamReader<DiscoveryRequest> requestStream, IServerStreamWriter<DiscoveryResponse> responseStream, ServerCallContext context) =>
+        engine.RunSotwAsync("SRDS", TypeUrls.ScopedRoute, requestStream, responseStream, context);
+
+    public override Task DeltaScopedRoutes(IAsyncStreamReader<DeltaDiscoveryRequest> requestStream, IServerStreamWriter<DeltaDiscoveryResponse> responseStream, ServerCallContext context) =>
+        engine.RunDeltaAsync("SRDS", TypeUrls.ScopedRoute, requestStream, responseStream, context);
 }
 
 /// <summary>ECDS on its own stream: TypedExtensionConfig by filter name.</summary>

@@ -39,6 +39,9 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
 
     public bool NodeSent { get; protected set; }
 
+    /// <summary>Changes the node sent with the first request (another cluster, metadata).</summary>
+    public Action<Node>? EditNode { get; set; }
+
     private async Task PumpAsync()
     {
         try
@@ -101,8 +104,15 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
 
     public void Cancel() => _cts.Cancel();
 
+    private bool _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         await _cts.CancelAsync();
         try
         {
@@ -122,7 +132,7 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
             return null;
         }
         NodeSent = true;
-        return new Node
+        var node = new Node
         {
             Id = NodeId,
             Cluster = "kkp-nodeport-proxy",
@@ -130,6 +140,8 @@ internal abstract class XdsClient<TRequest, TResponse> : IAsyncDisposable
             UserAgentBuildVersion = new BuildVersion { Version = new Envoy.Type.V3.SemanticVersion { MajorNumber = 1, MinorNumber = 37, Patch = 0 } },
             ClientFeatures = { "envoy.lb.does_not_support_overprovisioning" },
         };
+        EditNode?.Invoke(node);
+        return node;
     }
 }
 
@@ -154,6 +166,9 @@ internal sealed class SotwClient : XdsClient<DiscoveryRequest, DiscoveryResponse
 
     public static SotwClient Rds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new RouteDiscoveryService.RouteDiscoveryServiceClient(channel).StreamRoutes(cancellationToken: ct), nodeId);
+
+    public static SotwClient Srds(GrpcChannel channel, string nodeId = "envoy-1") =>
+        new(ct => new ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceClient(channel).StreamScopedRoutes(cancellationToken: ct), nodeId);
 
     public static SotwClient Ecds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new ExtensionConfigDiscoveryService.ExtensionConfigDiscoveryServiceClient(channel).StreamExtensionConfigs(cancellationToken: ct), nodeId);
@@ -192,6 +207,9 @@ internal sealed class DeltaClient : XdsClient<DeltaDiscoveryRequest, DeltaDiscov
     public static DeltaClient Ads(GrpcChannel channel, string nodeId) =>
         new(ct => new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel).DeltaAggregatedResources(cancellationToken: ct), nodeId);
 
+    public static DeltaClient Srds(GrpcChannel channel, string nodeId = "envoy-1") =>
+        new(ct => new ScopedRoutesDiscoveryService.ScopedRoutesDiscoveryServiceClient(channel).DeltaScopedRoutes(cancellationToken: ct), nodeId);
+
     public static DeltaClient Cds(GrpcChannel channel, string nodeId = "envoy-1") =>
         new(ct => new ClusterDiscoveryService.ClusterDiscoveryServiceClient(channel).DeltaClusters(cancellationToken: ct), nodeId);
 
@@ -225,6 +243,7 @@ internal static class ResponseExtensions
             Compiler.Snapshots.TypeUrls.Endpoint => any.Unpack<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>().ClusterName,
             Compiler.Snapshots.TypeUrls.Listener => any.Unpack<Envoy.Config.Listener.V3.Listener>().Name,
             Compiler.Snapshots.TypeUrls.Route => any.Unpack<Envoy.Config.Route.V3.RouteConfiguration>().Name,
+            Compiler.Snapshots.TypeUrls.ScopedRoute => any.Unpack<Envoy.Config.Route.V3.ScopedRouteConfiguration>().Name,
             Compiler.Snapshots.TypeUrls.ExtensionConfig => any.Unpack<TypedExtensionConfig>().Name,
             _ => throw new InvalidOperationException(any.TypeUrl),
         })];

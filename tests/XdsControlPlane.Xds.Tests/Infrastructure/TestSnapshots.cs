@@ -110,6 +110,14 @@ internal static class TestSnapshots
         },
     };
 
+    /// <summary>A routing scope (SRDS) keyed by <paramref name="key"/> that names the route configuration <paramref name="route"/>.</summary>
+    public static ScopedRouteConfiguration Scope(string name, string route, string key) => new()
+    {
+        Name = name,
+        RouteConfigurationName = route,
+        Key = new ScopedRouteConfiguration.Types.Key { Fragments = { new ScopedRouteConfiguration.Types.Key.Types.Fragment { StringKey = key } } },
+    };
+
     /// <summary>Builds a snapshot from messages (or arrays of them); every resource is serialised afresh.</summary>
     public static Snapshot Snap(params object[] items)
     {
@@ -162,6 +170,7 @@ internal static class TestSnapshots
         ClusterLoadAssignment e => e.ClusterName,
         Listener l => l.Name,
         RouteConfiguration r => r.Name,
+        ScopedRouteConfiguration s => s.Name,
         TypedExtensionConfig t => t.Name,
         _ => throw new ArgumentException(message.Descriptor.FullName),
     };

@@ -4,11 +4,11 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Compiler.Snapshots;
 using XdsControlPlane.Xds.Engine;
+using XdsControlPlane.Xds.Transport;
 
 namespace XdsControlPlane.Xds.Tests.Infrastructure;
 
@@ -41,11 +41,19 @@ internal sealed class XdsTestServer : IAsyncDisposable
 
     public XdsEngine Engine => App.Services.GetRequiredService<XdsEngine>();
 
-    public static async Task<XdsTestServer> StartAsync(Snapshot? snapshot = null, Action<XdsServerOptions>? configure = null)
+    /// <param name="tls">The TLS files: the listener then speaks mutual TLS only (<see cref="Address"/> is https).</param>
+    /// <param name="logs">Where the server's log lines go, when a test reads them.</param>
+    public static async Task<XdsTestServer> StartAsync(Snapshot? snapshot = null, Action<XdsServerOptions>? configure = null,
+        XdsTlsFiles? tls = null, ILoggerProvider? logs = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
+        // The listener as the host configures it: HTTP/2 only, connections and streams capped, mTLS when given.
+        builder.WebHost.ConfigureKestrel(k => k.ListenXds(new IPEndPoint(IPAddress.Loopback, 0), tls));
         builder.Services.AddXdsServer(configure);
         var app = builder.Build();
         app.MapXdsServices();
@@ -65,10 +73,10 @@ internal sealed class XdsTestServer : IAsyncDisposable
 
     public DeltaClient DeltaAds(string nodeId = "envoy-1") => DeltaClient.Ads(Channel, nodeId);
 
-    /// <summary>Polls until <paramref name="condition"/> holds (5 s at most): for server-side state that settles asynchronously.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    /// <summary>Polls until <paramref name="condition"/> holds (5 s at most, or <paramref name="within"/>): for server-side state that settles asynchronously.</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(5));
         while (!condition())
         {
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting for: {what}");
