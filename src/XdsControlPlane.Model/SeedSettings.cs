@@ -66,11 +66,45 @@ public sealed record SeedSettings
 
     public CloudProvider Provider { get; init; } = CloudProvider.Unspecified;
 
+    /// <summary>Where <see cref="Provider"/> came from: the Seed's annotation, its datacenters, or nowhere (for operators).</summary>
+    public string ProviderSource { get; init; } = "nothing: no Seed annotation and no datacenters";
+
     /// <summary>Operator override of <see cref="Provider"/>'s default; null means "as the provider does".</summary>
     public bool? SourceIpPreservedOverride { get; init; }
 
+    /// <summary>The nodeport-proxy's LoadBalancer Service (<c>namespace/name</c>) when it was among the objects read, else null.</summary>
+    public string? NodePortProxyService { get; init; }
+
+    /// <summary>That Service's <c>spec.externalTrafficPolicy</c> as read (Kubernetes' default when absent: <c>Cluster</c>).</summary>
+    public string? ExternalTrafficPolicy { get; init; }
+
+    /// <summary>
+    /// True when the nodeport-proxy Service was read and routes through any node (<c>externalTrafficPolicy: Cluster</c>):
+    /// kube-proxy then SNATs the client address to a node's, whatever the load balancer kept.
+    /// </summary>
+    public bool ServiceLosesClientAddress => NodePortProxyService is not null && ExternalTrafficPolicy != "Local";
+
     /// <summary>Whether connections reach Envoy with the client's own source address.</summary>
-    public bool SourceIpPreserved => SourceIpPreservedOverride ?? ProviderPreservesSourceIp(Provider);
+    public bool SourceIpPreserved => SourceIpPreservedOverride ?? (ProviderPreservesSourceIp(Provider) && !ServiceLosesClientAddress);
+
+    /// <summary>Why <see cref="SourceIpPreserved"/> has its value, naming the annotation or objects it rests on (for operators).</summary>
+    public string SourceIpPreservedSource => SourceIpPreservedOverride is { } overridden
+        ? $"annotation nodeport-proxy.k8s.io/source-ip-preserved: {(overridden ? "true" : "false")} on Seed/{Name}"
+        : !ProviderPreservesSourceIp(Provider)
+            ? $"provider {ProviderName(Provider)} ({ProviderSource}): its load balancer is not known to keep client addresses"
+            : ServiceLosesClientAddress
+                ? $"Service/{NodePortProxyService} has externalTrafficPolicy: {ExternalTrafficPolicy ?? "Cluster (default)"}: nodes SNAT client addresses"
+                : NodePortProxyService is null
+                    ? $"provider {ProviderName(Provider)} ({ProviderSource}) keeps client addresses; the nodeport-proxy Service was not read (externalTrafficPolicy not checked)"
+                    : $"provider {ProviderName(Provider)} ({ProviderSource}) and Service/{NodePortProxyService} externalTrafficPolicy: Local keep client addresses";
+
+    /// <summary>KKP's spelling of a provider (<c>aws</c>, <c>gcp</c>, ...), "unknown" when unspecified.</summary>
+    public static string ProviderName(CloudProvider provider) => provider switch
+    {
+        CloudProvider.Unspecified => "unknown",
+        CloudProvider.Vcd => "vmwareclouddirector",
+        _ => provider.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Recover the client address from a PROXY protocol header sent by the load balancer.</summary>
     public bool ProxyProtocol { get; init; }

@@ -1,174 +1,158 @@
-using System.Globalization;
-using System.Text;
+using Prometheus;
 using XdsControlPlane.Compiler.Snapshots;
 
 namespace XdsControlPlane.Xds;
 
-/// <summary>Counters of the xDS server, rendered as Prometheus text at <c>/metrics</c>. Lock-free.</summary>
+/// <summary>
+/// Counters of the xDS server as prometheus-net collectors in one <see cref="CollectorRegistry"/> (the host's: served at
+/// <c>/metrics</c> with everything else it registers). The names are the ones the hand-written exposition had, so
+/// dashboards keep working. Snapshot gauges are read from the cache when scraped (<see cref="Observe"/>).
+/// </summary>
 public sealed class XdsMetrics
 {
     private static readonly double[] LatencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
     private static readonly string[] Types = [.. TypeUrls.PushOrder];
 
-    private readonly long[] _pushes = new long[Types.Length];
-    private readonly long[] _acks = new long[Types.Length];
-    private readonly long[] _nacks = new long[Types.Length];
-    private readonly long[] _latencyCounts = new long[LatencyBuckets.Length + 1];
-    private long _latencySumMicros;
-    private long _staleNonces;
-    private long _unknownTypes;
-    private long _invalidRequests;
-    private long _streamsOpened;
-    private long _streamsClosed;
-    private long _connectedSotw;
-    private long _connectedDelta;
-    private readonly long[] _refused = new long[RefusalNames.Length];
-    private long _connections;
-
     /// <summary>Label values of <c>xds_refused_total</c>, indexed by <see cref="XdsRefusal"/>.</summary>
     private static readonly string[] RefusalNames =
         ["node", "tls_handshake", "request_bytes", "resource_names", "subscription_names", "subscription_bytes", "node_bytes", "connections", "write_timeout"];
 
+    private readonly Gauge _connected;
+    private readonly Counter _streamsOpened;
+    private readonly Counter _streamsClosed;
+    private readonly Counter _pushes;
+    private readonly Counter _acks;
+    private readonly Counter _nacks;
+    private readonly Counter _staleNonces;
+    private readonly Counter _unknownTypes;
+    private readonly Counter _invalidRequests;
+    private readonly Counter _snapshotsRejected;
+    private readonly Histogram _pushLatency;
+    private readonly Gauge _snapshotInfo;
+    private readonly Gauge _snapshotResources;
+    private readonly Gauge _snapshotBytes;
+    private readonly Counter.Child[] _pushesByType;
+    private readonly Counter.Child[] _acksByType;
+    private readonly Counter.Child[] _nacksByType;
+    private readonly Counter.Child[] _refusedByReason;
+    private readonly Gauge _connections;
+    private readonly Lock _collect = new();
+    private string? _lastVersion;
+    private int _observing;
+
+    /// <param name="registry">Where the collectors live; null = a registry of their own (tests that make many engines).</param>
+    public XdsMetrics(CollectorRegistry? registry = null)
+    {
+        Registry = registry ?? Metrics.NewCustomRegistry();
+        var factory = Metrics.WithCustomRegistry(Registry);
+        _connected = factory.CreateGauge("xds_connected_streams", "xDS streams open now.", "protocol");
+        _streamsOpened = factory.CreateCounter("xds_streams_opened_total", "xDS streams accepted since start.");
+        _streamsClosed = factory.CreateCounter("xds_streams_closed_total", "xDS streams closed since start.");
+        _pushes = factory.CreateCounter("xds_pushes_total", "Responses sent, by type.", "type");
+        _acks = factory.CreateCounter("xds_acks_total", "ACKs received, by type.", "type");
+        _nacks = factory.CreateCounter("xds_nacks_total", "NACKs (rejected configuration) received, by type.", "type");
+        _staleNonces = factory.CreateCounter("xds_stale_nonce_requests_total", "Requests ignored because their nonce was stale.");
+        _unknownTypes = factory.CreateCounter("xds_unknown_type_requests_total", "Requests for a type this server does not serve.");
+        _invalidRequests = factory.CreateCounter("xds_invalid_requests_total", "Streams ended with INVALID_ARGUMENT or RESOURCE_EXHAUSTED.");
+        _snapshotsRejected = factory.CreateCounter("xds_snapshots_rejected_total", "Inconsistent snapshots rejected (the previous one kept).");
+        _pushLatency = factory.CreateHistogram("xds_push_latency_seconds", "Time from a snapshot being accepted to a stream having written it.",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        _snapshotInfo = factory.CreateGauge("xds_snapshot_info", "The snapshot being served (value is its generation).", "version");
+        _snapshotResources = factory.CreateGauge("xds_snapshot_resources", "Resources in the snapshot, by type.", "type");
+        _snapshotBytes = factory.CreateGauge("xds_snapshot_bytes", "Serialised size of the snapshot, by type.", "type");
+        // Every series exists from the start (at zero), as the hand-written exposition had them.
+        _connected.WithLabels("sotw").Set(0);
+        _connected.WithLabels("delta").Set(0);
+        // Children resolved once: the hot path indexes an array instead of looking labels up.
+        _pushesByType = [.. Types.Select(t => _pushes.WithLabels(Short(t)))];
+        _acksByType = [.. Types.Select(t => _acks.WithLabels(Short(t)))];
+        _nacksByType = [.. Types.Select(t => _nacks.WithLabels(Short(t)))];
+        var refused = factory.CreateCounter("xds_refused_total", "Clients refused or cut off, by the check or limit that did it (docs/security.md).", "reason");
+        _refusedByReason = [.. RefusalNames.Select(r => refused.WithLabels(r))];
+        _connections = factory.CreateGauge("xds_connections", "Connections open now on the xDS listener.");
+    }
+
+    /// <summary>The registry these collectors are in.</summary>
+    public CollectorRegistry Registry { get; }
+
+    /// <summary>Reads the snapshot gauges and the rejection count from <paramref name="cache"/> whenever the registry is scraped. Once.</summary>
+    public void Observe(SnapshotCache cache)
+    {
+        if (Interlocked.Exchange(ref _observing, 1) != 0)
+        {
+            return;
+        }
+        Registry.AddBeforeCollectCallback(() =>
+        {
+            using var _ = _collect.EnterScope(); // two scrapes at once must not both swap the info series
+            var current = cache.Current;
+            _snapshotsRejected.IncTo(cache.RejectedCount);
+            var version = current.Snapshot.Version;
+            if (_lastVersion is { } last && last != version)
+            {
+                _snapshotInfo.RemoveLabelled(last);
+            }
+            _lastVersion = version;
+            _snapshotInfo.WithLabels(version).Set(current.Generation);
+            foreach (var type in Types)
+            {
+                var resources = current.Snapshot.Get(type).Resources;
+                _snapshotResources.WithLabels(Short(type)).Set(resources.Count);
+                _snapshotBytes.WithLabels(Short(type)).Set(resources.Values.Sum(r => (long)r.Bytes.Length));
+            }
+        });
+    }
+
     internal void StreamOpened(bool delta)
     {
-        Interlocked.Increment(ref _streamsOpened);
-        Interlocked.Increment(ref delta ? ref _connectedDelta : ref _connectedSotw);
+        _streamsOpened.Inc();
+        _connected.WithLabels(delta ? "delta" : "sotw").Inc();
     }
 
     internal void StreamClosed(bool delta)
     {
-        Interlocked.Increment(ref _streamsClosed);
-        Interlocked.Decrement(ref delta ? ref _connectedDelta : ref _connectedSotw);
+        _streamsClosed.Inc();
+        _connected.WithLabels(delta ? "delta" : "sotw").Dec();
     }
 
-    internal void Pushed(string typeUrl) => Count(_pushes, typeUrl);
+    internal void Pushed(string typeUrl) => Count(_pushesByType, typeUrl);
 
-    internal void Acked(string typeUrl) => Count(_acks, typeUrl);
+    internal void Acked(string typeUrl) => Count(_acksByType, typeUrl);
 
-    internal void Nacked(string typeUrl) => Count(_nacks, typeUrl);
+    internal void Nacked(string typeUrl) => Count(_nacksByType, typeUrl);
 
-    internal void StaleNonce() => Interlocked.Increment(ref _staleNonces);
+    internal void StaleNonce() => _staleNonces.Inc();
 
-    internal void UnknownType() => Interlocked.Increment(ref _unknownTypes);
+    internal void UnknownType() => _unknownTypes.Inc();
 
-    internal void InvalidRequest() => Interlocked.Increment(ref _invalidRequests);
+    internal void InvalidRequest() => _invalidRequests.Inc();
 
-    internal void Refused(XdsRefusal reason) => Interlocked.Increment(ref _refused[(int)reason]);
+    internal void Refused(XdsRefusal reason) => _refusedByReason[(int)reason].Inc();
 
-    internal void ConnectionOpened() => Interlocked.Increment(ref _connections);
+    internal void ConnectionOpened() => _connections.Inc();
 
-    internal void ConnectionClosed() => Interlocked.Decrement(ref _connections);
+    internal void ConnectionClosed() => _connections.Dec();
 
     /// <summary>How many times <paramref name="reason"/> refused a client since start.</summary>
-    public long RefusedCount(XdsRefusal reason) => Interlocked.Read(ref _refused[(int)reason]);
+    public long RefusedCount(XdsRefusal reason) => (long)_refusedByReason[(int)reason].Value;
 
     /// <summary>Time from a snapshot being accepted to a stream having written it.</summary>
-    internal void PushLatency(TimeSpan latency)
-    {
-        var seconds = Math.Max(0, latency.TotalSeconds);
-        var bucket = 0;
-        while (bucket < LatencyBuckets.Length && seconds > LatencyBuckets[bucket])
-        {
-            bucket++;
-        }
-        Interlocked.Increment(ref _latencyCounts[bucket]);
-        Interlocked.Add(ref _latencySumMicros, (long)(seconds * 1_000_000));
-    }
+    internal void PushLatency(TimeSpan latency) => _pushLatency.Observe(Math.Max(0, latency.TotalSeconds));
 
-    public long TotalPushes => Sum(_pushes);
+    public long TotalPushes => (long)_pushesByType.Sum(c => c.Value);
 
-    public long TotalNacks => Sum(_nacks);
+    public long TotalNacks => (long)_nacksByType.Sum(c => c.Value);
 
-    private static long Sum(long[] values)
-    {
-        long total = 0;
-        for (var i = 0; i < values.Length; i++)
-        {
-            total += Interlocked.Read(ref values[i]);
-        }
-        return total;
-    }
-
-    private static void Count(long[] counters, string typeUrl)
+    private static void Count(Counter.Child[] children, string typeUrl)
     {
         var i = Array.IndexOf(Types, typeUrl);
         if (i >= 0)
         {
-            Interlocked.Increment(ref counters[i]);
+            children[i].Inc();
         }
-    }
-
-    /// <summary>Prometheus text exposition format 0.0.4.</summary>
-    public string Render(CurrentSnapshot current, long snapshotsRejected)
-    {
-        var sb = new StringBuilder();
-        var inv = CultureInfo.InvariantCulture;
-        Gauge(sb, "xds_connected_streams", "xDS streams open now.");
-        sb.Append(inv, $"xds_connected_streams{{protocol=\"sotw\"}} {Interlocked.Read(ref _connectedSotw)}\n");
-        sb.Append(inv, $"xds_connected_streams{{protocol=\"delta\"}} {Interlocked.Read(ref _connectedDelta)}\n");
-        Counter(sb, "xds_streams_opened_total", "xDS streams accepted since start.", Interlocked.Read(ref _streamsOpened));
-        Counter(sb, "xds_streams_closed_total", "xDS streams closed since start.", Interlocked.Read(ref _streamsClosed));
-        PerType(sb, "xds_pushes_total", "Responses sent, by type.", _pushes);
-        PerType(sb, "xds_acks_total", "ACKs received, by type.", _acks);
-        PerType(sb, "xds_nacks_total", "NACKs (rejected configuration) received, by type.", _nacks);
-        Counter(sb, "xds_stale_nonce_requests_total", "Requests ignored because their nonce was stale.", Interlocked.Read(ref _staleNonces));
-        Counter(sb, "xds_unknown_type_requests_total", "Requests for a type this server does not serve.", Interlocked.Read(ref _unknownTypes));
-        Counter(sb, "xds_invalid_requests_total", "Streams ended with INVALID_ARGUMENT or RESOURCE_EXHAUSTED.", Interlocked.Read(ref _invalidRequests));
-        sb.Append("# HELP xds_refused_total Clients refused or cut off, by the check or limit that did it (docs/security.md).\n# TYPE xds_refused_total counter\n");
-        for (var i = 0; i < RefusalNames.Length; i++)
-        {
-            sb.Append(inv, $"xds_refused_total{{reason=\"{RefusalNames[i]}\"}} {Interlocked.Read(ref _refused[i])}\n");
-        }
-        Gauge(sb, "xds_connections", "Connections open now on the xDS listener.");
-        sb.Append(inv, $"xds_connections {Interlocked.Read(ref _connections)}\n");
-        Counter(sb, "xds_snapshots_rejected_total", "Inconsistent snapshots rejected (the previous one kept).", snapshotsRejected);
-
-        sb.Append("# HELP xds_push_latency_seconds Time from a snapshot being accepted to a stream having written it.\n");
-        sb.Append("# TYPE xds_push_latency_seconds histogram\n");
-        long cumulative = 0;
-        for (var i = 0; i < LatencyBuckets.Length; i++)
-        {
-            cumulative += Interlocked.Read(ref _latencyCounts[i]);
-            sb.Append(inv, $"xds_push_latency_seconds_bucket{{le=\"{LatencyBuckets[i]}\"}} {cumulative}\n");
-        }
-        cumulative += Interlocked.Read(ref _latencyCounts[^1]);
-        sb.Append(inv, $"xds_push_latency_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n");
-        sb.Append(inv, $"xds_push_latency_seconds_sum {Interlocked.Read(ref _latencySumMicros) / 1_000_000.0}\n");
-        sb.Append(inv, $"xds_push_latency_seconds_count {cumulative}\n");
-
-        Gauge(sb, "xds_snapshot_info", "The snapshot being served (value is its generation).");
-        sb.Append(inv, $"xds_snapshot_info{{version=\"{current.Snapshot.Version}\"}} {current.Generation}\n");
-        Gauge(sb, "xds_snapshot_resources", "Resources in the snapshot, by type.");
-        foreach (var type in Types)
-        {
-            sb.Append(inv, $"xds_snapshot_resources{{type=\"{Short(type)}\"}} {current.Snapshot.Get(type).Resources.Count}\n");
-        }
-        Gauge(sb, "xds_snapshot_bytes", "Serialised size of the snapshot, by type.");
-        foreach (var type in Types)
-        {
-            sb.Append(inv, $"xds_snapshot_bytes{{type=\"{Short(type)}\"}} {current.Snapshot.Get(type).Resources.Values.Sum(r => (long)r.Bytes.Length)}\n");
-        }
-        return sb.ToString();
     }
 
     private static string Short(string typeUrl) => typeUrl[(typeUrl.LastIndexOf('.') + 1)..];
-
-    private static void Gauge(StringBuilder sb, string name, string help) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" gauge\n");
-
-    private static void Counter(StringBuilder sb, string name, string help, long value) =>
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" counter\n")
-          .Append(name).Append(' ').Append(value.ToString(CultureInfo.InvariantCulture)).Append('\n');
-
-    private static void PerType(StringBuilder sb, string name, string help, long[] values)
-    {
-        sb.Append("# HELP ").Append(name).Append(' ').Append(help).Append("\n# TYPE ").Append(name).Append(" counter\n");
-        for (var i = 0; i < Types.Length; i++)
-        {
-            sb.Append(name).Append("{type=\"").Append(Short(Types[i])).Append("\"} ")
-              .Append(Interlocked.Read(ref values[i]).ToString(CultureInfo.InvariantCulture)).Append('\n');
-        }
-    }
 }
 
 /// <summary>Why a client was refused or cut off; the <c>reason</c> label of <c>xds_refused_total</c>.</summary>

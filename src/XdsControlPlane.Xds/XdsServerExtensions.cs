@@ -34,7 +34,9 @@ public static class XdsServerExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SnapshotCache>(sp => new SnapshotCache(
             sp.GetService<Microsoft.Extensions.Logging.ILogger<SnapshotCache>>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<XdsMetrics>();
+        // One registry per host (not prometheus-net's static default): two hosts in one process do not mix their series.
+        services.TryAddSingleton(_ => Prometheus.Metrics.NewCustomRegistry());
+        services.TryAddSingleton(sp => new XdsMetrics(sp.GetRequiredService<Prometheus.CollectorRegistry>()));
         services.TryAddSingleton<XdsEngine>(sp => new XdsEngine(
             sp.GetRequiredService<SnapshotCache>(), sp.GetRequiredService<XdsMetrics>(),
             sp.GetService<Microsoft.Extensions.Options.IOptions<XdsServerOptions>>(),
@@ -61,7 +63,7 @@ public static class XdsServerExtensions
         return endpoints;
     }
 
-    /// <summary>GET /debug/syncz (JSON per node and type), /debug/config_dump (Envoy JSON), /metrics (Prometheus).</summary>
+    /// <summary>GET /debug/syncz (JSON per node and type), /debug/config_dump (Envoy JSON). /metrics is <see cref="MapXdsMetrics"/>.</summary>
     public static IEndpointRouteBuilder MapXdsDebugEndpoints(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/debug/syncz", (XdsEngine engine) =>
@@ -77,8 +79,14 @@ public static class XdsServerExtensions
         });
         endpoints.MapGet("/debug/config_dump", (SnapshotCache cache) =>
             Results.Text(ConfigDump.Render(cache.Current), "application/json"));
-        endpoints.MapGet("/metrics", (XdsEngine engine) =>
-            Results.Text(engine.Metrics.Render(engine.Cache.Current, engine.Cache.RejectedCount), "text/plain; version=0.0.4"));
         return endpoints;
+    }
+
+    /// <summary>GET /metrics: every collector in the host's registry (xDS, source, enforcement), Prometheus text format.</summary>
+    public static IEndpointConventionBuilder MapXdsMetrics(this IEndpointRouteBuilder endpoints, string pattern = "/metrics")
+    {
+        var engine = endpoints.ServiceProvider.GetRequiredService<XdsEngine>();
+        engine.Metrics.Observe(engine.Cache);
+        return Prometheus.MetricServerMiddlewareExtensions.MapMetrics(endpoints, pattern, engine.Metrics.Registry);
     }
 }

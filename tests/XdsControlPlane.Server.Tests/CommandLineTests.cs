@@ -70,6 +70,7 @@ public sealed class CommandLineTests
             ("envoy-sni-port", "16443"), ("envoy-tunneling-port", "18088"), ("namespace", "kubermatic"),
             ("expose-annotation-key", "example.com/expose"), ("kubeconfig", "/etc/kube/config"), ("context", "seed"),
             ("seed-namespace", "kkp"), ("seed-name", "europe-west"), ("event-namespace", "kube-system"),
+            ("nodeport-proxy-service", "np-lb"), ("nodeport-proxy-namespace", "kkp-system"),
             ("watch-timeout", "10m"), ("watchdog-timeout", "90s"), ("debounce", "250ms"), ("max-delay", "2s"),
         }.SelectMany(a => Arg(a.Name, a.Value)).ToArray();
 
@@ -100,6 +101,8 @@ public sealed class CommandLineTests
         Assert.Equal("kkp", source.SeedNamespace);
         Assert.Equal("europe-west", source.SeedName);
         Assert.Equal("kube-system", source.EventNamespace);
+        Assert.Equal("np-lb", source.NodePortProxyService);
+        Assert.Equal("kkp-system", source.NodePortProxyNamespace);
         Assert.Equal(TimeSpan.FromMinutes(10), source.WatchTimeout);
         Assert.Equal(TimeSpan.FromSeconds(90), source.WatchdogTimeout);
         Assert.Equal(TimeSpan.FromMilliseconds(250), source.Debounce);
@@ -184,6 +187,7 @@ public sealed class CommandLineTests
     [InlineData("--debug-address", ":0")]
     [InlineData("--debug-address", "127.0.0.1")]
     [InlineData("--metrics-address", "localhost:8090")]
+    [InlineData("--metrics-address", "127.0.0.1:0")]
     [InlineData("--listen-address", "8001")]
     [InlineData("--envoy-sni-port", "0")]
     [InlineData("--envoy-sni-port", "http")]
@@ -207,6 +211,7 @@ public sealed class CommandLineTests
     {
         Assert.Contains("debounce", Error("-debounce=5s"), StringComparison.Ordinal); // longer than --max-delay
         Assert.Contains("watch-timeout", Error("-watch-timeout=500ms"), StringComparison.Ordinal);
+        Assert.Contains("nodeport-proxy", Error("--nodeport-proxy-service="), StringComparison.Ordinal);
         Assert.Contains("--client-ca-file", Error("--tls-cert-file", "/etc/tls/tls.crt", "--tls-key-file", "/etc/tls/tls.key"), StringComparison.Ordinal);
         Assert.Contains("--insecure", Error("--listen-address", "0.0.0.0:8001"), StringComparison.Ordinal);
     }
@@ -252,7 +257,7 @@ public sealed class CommandLineTests
             "source", "input", "listen-address", "debug-address", "metrics-address", "revocation-delay", "envoy-node-name",
             "envoy-cluster-name", "tls-cert-file", "tls-key-file", "client-ca-file", "insecure", "log-format", "log-level",
             "envoy-sni-port", "envoy-tunneling-port", "namespace", "expose-annotation-key", "kubeconfig", "context",
-            "seed-namespace", "seed-name", "event-namespace", "watch-timeout", "watchdog-timeout", "debounce", "max-delay", "version",
+            "seed-namespace", "seed-name", "nodeport-proxy-service", "nodeport-proxy-namespace", "event-namespace", "watch-timeout", "watchdog-timeout", "debounce", "max-delay", "version",
         ];
         var lines = help.Split('\n');
         foreach (var flag in flags)

@@ -101,8 +101,9 @@ public sealed class ProcessTests(ITestOutputHelper output)
     /// </summary>
     private async Task<List<string>> RunServerAsync(string[] extra)
     {
-        var (xds, debug) = (FreePort(), FreePort());
-        using var process = Start(["--input", Example, "--listen-address", $"127.0.0.1:{xds}", "--debug-address", $"127.0.0.1:{debug}", .. extra], []);
+        var (xds, debug, metrics) = (FreePort(), FreePort(), FreePort());
+        using var process = Start(["--input", Example, "--listen-address", $"127.0.0.1:{xds}", "--debug-address", $"127.0.0.1:{debug}",
+            "--metrics-address", $"127.0.0.1:{metrics}", .. extra], []);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try

@@ -183,7 +183,9 @@ public sealed class LimitTests
             Assert.Equal(StatusCode.Unavailable, error.StatusCode);
             Assert.True(server.Engine.Metrics.RefusedCount(XdsRefusal.Connections) >= 1);
             await StillPushedAsync(server, good);
-            Assert.Contains("xds_connections 2", server.Engine.Metrics.Render(server.Cache.Current, 0), StringComparison.Ordinal);
+            using var exposition = new MemoryStream();
+            await server.Engine.Metrics.Registry.CollectAndExportAsTextAsync(exposition);
+            Assert.Contains("\nxds_connections 2\n", System.Text.Encoding.UTF8.GetString(exposition.ToArray()), StringComparison.Ordinal);
         }
     }
 

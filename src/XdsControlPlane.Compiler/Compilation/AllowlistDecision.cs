@@ -100,12 +100,17 @@ public sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, 
                 ? new(Enforcement.DryRun, form, effective, "dry run: shadow rules on the client address")
                 : new(Enforcement.EnforcedDirect, form, effective, "client address preserved by the load balancer");
         }
-        var why = $"the {seed.Provider} load balancer rewrites client addresses (SNAT) and PROXY protocol is off";
+        var why = $"client addresses do not reach Envoy ({seed.SourceIpPreservedSource}) and PROXY protocol is off";
+        var fix = seed.ServiceLosesClientAddress && SeedSettings.ProviderPreservesSourceIp(seed.Provider) && seed.SourceIpPreservedOverride is null
+            ? $"set externalTrafficPolicy: Local on Service/{seed.NodePortProxyService}, enable PROXY protocol on the load balancer, or "
+            : seed.Provider == CloudProvider.Unspecified && seed.SourceIpPreservedOverride is null
+                ? "set nodeport-proxy.k8s.io/cloud-provider on the Seed if its load balancer keeps client addresses, enable PROXY protocol, or "
+                : "enable PROXY protocol on the load balancer or ";
         return seed.Unenforceable == UnenforceablePolicy.DenyAll && !dryRun
             ? new(Enforcement.NotEnforceableDenyAll, RangeForm.None, effective,
                 $"{why}: denying every connection (operator chose deny-all)")
             : new(Enforcement.NotEnforceableOpen, RangeForm.None, effective,
-                $"{why}: NOT ENFORCED, the tenant is reachable from everywhere; enable PROXY protocol on the load balancer or " +
+                $"{why}: NOT ENFORCED, the tenant is reachable from everywhere; {fix}" +
                 "set nodeport-proxy.k8s.io/unenforceable-allowlist: deny-all on the Seed");
     }
 }

@@ -26,6 +26,7 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     private readonly TimeProvider _time = time ?? TimeProvider.System;
     private DateTimeOffset? _drainOwedSince; // under _gate: more than 8 bytes, a read without it could be torn
     private long _lastAppliedUtcTicks; // 0 until the first apply; one atomic word, read without the lock
+    private long _applyingSince; // timestamp of the apply in progress, 0 when none
     private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
     private CompiledSeed? _current;
     private IReadOnlyList<Diagnostic> _diagnostics = [];
@@ -42,6 +43,12 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     /// connections from removed addresses then end within this delay plus Envoy's <c>--drain-time-s</c>.
     /// </summary>
     public TimeSpan RevocationDelay { get; init; }
+
+    /// <summary>
+    /// Called with each snapshot published, under the pipeline's lock (so calls never overlap and come in order): the host
+    /// reports enforcement changes from it. Must be quick and must not throw.
+    /// </summary>
+    public Action<CompiledSeed>? Applied { get; init; }
 
     /// <summary>Since when a drain has been owed (null when none is), by this pipeline's clock.</summary>
     public DateTimeOffset? DrainOwedSince
@@ -60,7 +67,23 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
 
     public DateTimeOffset? LastApplied => Volatile.Read(ref _lastAppliedUtcTicks) is > 0 and var ticks ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
+    /// <summary>How long the apply in progress (waiting for the lock included) has run; null when none is. For liveness.</summary>
+    public TimeSpan? ApplyingFor => Volatile.Read(ref _applyingSince) is > 0 and var since ? _time.GetElapsedTime(since) : null;
+
     public ApplyOutcome Apply(PipelineInput input)
+    {
+        Volatile.Write(ref _applyingSince, Math.Max(1, _time.GetTimestamp()));
+        try
+        {
+            return ApplyLocked(input);
+        }
+        finally
+        {
+            Volatile.Write(ref _applyingSince, 0);
+        }
+    }
+
+    private ApplyOutcome ApplyLocked(PipelineInput input)
     {
         lock (_gate)
         {
@@ -88,16 +111,23 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
                     tenants[failed] = good;
                     servingLastGood.Add(failed);
                     LogKeptLastGood(logger, failed);
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "TenantServingLastGood", $"Cluster/{failed}", "",
+                        "the tenant's input is invalid (see its other warnings): its last good policy is served until it is fixed", failed));
                 }
                 else
                 {
                     LogNewTenantRejected(logger, failed);
+                    // Said as an Event on the Cluster too: without it the tenant's operators only see their ranges refused.
+                    diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "TenantNotServed", $"Cluster/{failed}", "",
+                        "the tenant's input is invalid (see its other warnings) and it has no last good policy: it is NOT served " +
+                        "(unreachable through the nodeport-proxy) until it is fixed", failed));
                 }
             }
             // Sources hand tenants sorted by id (hence unique); only last-good substitutions need a new order.
             var ordered = servingLastGood.Count == 0 && input.FailedTenants.Count == 0 && SeedCompiler.IsSortedById(input.Tenants)
                 ? input.Tenants
                 : tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
+            var inputDiagnostics = diagnostics.ToList(); // with the tenant notes above, which a later drain reports again
             var model = new SeedModel(input.Seed, ordered);
             var compiled = SeedCompiler.Compile(model, _current, servingLastGood, drainRevocations: RevocationDelay <= TimeSpan.Zero);
             var outcome = Publish(compiled, diagnostics, watch);
@@ -105,7 +135,7 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
             {
                 _lastGood = tenants;
                 _servingLastGood = servingLastGood;
-                _inputDiagnostics = input.Diagnostics;
+                _inputDiagnostics = inputDiagnostics;
             }
             return outcome;
         }
@@ -160,6 +190,7 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
         Volatile.Write(ref _current, compiled);
         Volatile.Write(ref _diagnostics, diagnostics);
         Volatile.Write(ref _lastAppliedUtcTicks, now.UtcTicks);
+        Applied?.Invoke(compiled);
         LogApplied(logger, compiled.Snapshot.Version, compiled.Model.Tenants.Count, compiled.RecompiledTenants, watch.Elapsed.TotalMilliseconds);
         return new ApplyOutcome(true, compiled, diagnostics, watch.Elapsed, null);
     }

@@ -14,8 +14,13 @@ public static class TenantDebugEndpoints
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
+        // IPAddress (inside CidrRange) cannot be serialised field by field: its ScopeId getter throws for IPv4.
+        Converters = { new JsonStringEnumConverter(), new CidrRangeJson(), new IPAddressJson() },
     };
+
+    /// <summary>The views named on <c>/</c> that take no parameters (tests call each one on every example seed).</summary>
+    public static IReadOnlyList<string> ParameterlessViews { get; } =
+        ["/", "/debug/tenants", "/debug/diagnostics", "/debug/seed", "/debug/syncz", "/debug/config_dump", "/debug/source"];
 
     public static IEndpointRouteBuilder MapTenantDebugEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -24,8 +29,9 @@ public static class TenantDebugEndpoints
             Endpoints = new[]
             {
                 "/debug/tenants", "/debug/tenants/{id}", "/debug/allow?tenant=X&ip=A", "/debug/diagnostics", "/debug/seed",
-                "/debug/syncz", "/debug/config_dump", "/debug/source", "/metrics",
+                "/debug/syncz", "/debug/config_dump", "/debug/source",
             },
+            MetricsListener = new[] { "/metrics", "/healthz", "/readyz" },
         }, Json));
 
         endpoints.MapGet("/debug/tenants", (ConfigPipeline pipeline) => pipeline.Current is { } current
@@ -101,6 +107,24 @@ public static class TenantDebugEndpoints
 
     private static IResult NothingApplied(ConfigPipeline pipeline) =>
         Results.Json(new { Error = "no configuration has been applied yet", pipeline.Diagnostics }, Json, statusCode: 503);
+}
+
+/// <summary>A range as its text (<c>10.0.0.0/8</c>).</summary>
+public sealed class CidrRangeJson : JsonConverter<XdsControlPlane.Cidr.CidrRange>
+{
+    public override XdsControlPlane.Cidr.CidrRange Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+        XdsControlPlane.Cidr.CidrRange.Parse(reader.GetString()!);
+
+    public override void Write(Utf8JsonWriter writer, XdsControlPlane.Cidr.CidrRange value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.ToString());
+}
+
+/// <summary>An address as its text.</summary>
+public sealed class IPAddressJson : JsonConverter<IPAddress>
+{
+    public override IPAddress Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => IPAddress.Parse(reader.GetString()!);
+
+    public override void Write(Utf8JsonWriter writer, IPAddress value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
 }
 
 /// <param name="Allowed">Whether the configuration Envoy is served lets the address in.</param>

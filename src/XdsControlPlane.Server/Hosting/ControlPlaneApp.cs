@@ -1,5 +1,8 @@
 using System.Net;
+using k8s;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Prometheus;
 using XdsControlPlane.Compiler.Pipeline;
 using XdsControlPlane.Server.Debug;
 using XdsControlPlane.Sources.Folder;
@@ -12,13 +15,21 @@ namespace XdsControlPlane.Server.Hosting;
 /// <summary>Builds the whole control plane: source → pipeline → snapshot cache → xDS, plus the debug endpoint.</summary>
 public static class ControlPlaneApp
 {
-    public static WebApplication Build(ServerOptions options, KubernetesSourceOptions? kubernetesOptions = null)
+    /// <param name="kubernetesClient">The API server to use instead of the one the options name (tests: the API-server stand-in).</param>
+    /// <param name="time">The clock of every component (tests: a hand-moved one).</param>
+    public static WebApplication Build(ServerOptions options, KubernetesSourceOptions? kubernetesOptions = null,
+        IKubernetes? kubernetesClient = null, TimeProvider? time = null)
     {
         // Whatever parsed the command line: a non-loopback listener without TLS never starts by accident.
         options.Validate();
         var builder = WebApplication.CreateSlimBuilder();
+        if (time is not null)
+        {
+            builder.Services.AddSingleton(time);
+        }
         ConfigureLogging(builder.Logging, options);
         ListenOptions? debugListener = null;
+        ListenOptions? metricsListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // gRPC over HTTP/2 only: h2c by default (loopback), mutual TLS with the TLS files; connections and
@@ -28,6 +39,11 @@ public static class ControlPlaneApp
             {
                 o.Protocols = HttpProtocols.Http1;
                 debugListener = o;
+            });
+            kestrel.Listen(options.MetricsAddress, o =>
+            {
+                o.Protocols = HttpProtocols.Http1;
+                metricsListener = o;
             });
             // Notice half-dead Envoy connections; Envoy pings too (connection_keepalive in the bootstraps).
             kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(30);
@@ -45,8 +61,14 @@ public static class ControlPlaneApp
                 sp.GetRequiredService<ILogger<ConfigPipeline>>(), sp.GetRequiredService<TimeProvider>())
             {
                 RevocationDelay = options.RevocationDelay,
+                Applied = compiled => sp.GetRequiredService<EnforcementReporter>().OnApplied(compiled),
             };
         });
+        builder.Services.AddSingleton(sp => new EnforcementReporter(sp.GetRequiredService<CollectorRegistry>(),
+            sp.GetRequiredService<ILogger<EnforcementReporter>>(), () => sp.GetRequiredService<ConfigPipeline>().Diagnostics));
+        var health = builder.Services.AddHealthChecks()
+            .AddCheck<LoopsHealthCheck>("loops", tags: ["live"])
+            .AddCheck<SnapshotReadyCheck>("snapshot", tags: ["ready"]);
         builder.Services.AddHostedService<RevocationDrainer>();
         if (kubernetesOptions is null)
         {
@@ -55,30 +77,53 @@ public static class ControlPlaneApp
         }
         else
         {
-            var client = KubernetesSourceService.CreateClient(kubernetesOptions);
+            var client = kubernetesClient ?? KubernetesSourceService.CreateClient(kubernetesOptions);
             builder.Services.AddSingleton(client);
-            builder.Services.AddSingleton(sp => new KubernetesSource(client, kubernetesOptions, sp.GetRequiredService<ILogger<KubernetesSource>>()));
+            builder.Services.AddSingleton(sp => new KubernetesSource(client, kubernetesOptions, sp.GetRequiredService<ILogger<KubernetesSource>>(),
+                sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddSingleton(sp => new ClusterEventRecorder(client, sp.GetRequiredService<ILogger<ClusterEventRecorder>>(),
-                new ClusterEventRecorderOptions { Namespace = kubernetesOptions.EventNamespace, RepeatInterval = kubernetesOptions.EventRepeatInterval }));
+                new ClusterEventRecorderOptions
+                {
+                    Namespace = kubernetesOptions.EventNamespace,
+                    RepeatInterval = kubernetesOptions.EventRepeatInterval,
+                    SeedNamespace = kubernetesOptions.SeedNamespace,
+                    SeedName = kubernetesOptions.SeedName,
+                }, sp.GetRequiredService<TimeProvider>()));
             builder.Services.AddHostedService<KubernetesSourceService>();
+            builder.Services.AddHostedService<EventWriterService>();
+            health.AddCheck<InformersReadyCheck>("informers", tags: ["ready"]);
         }
         // Streams are closed cleanly on shutdown; Envoy keeps its last config and reconnects to another replica.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(10));
 
         var app = builder.Build();
+        if (app.Services.GetService<KubernetesSource>() is { } kubernetesSource)
+        {
+            _ = new KubernetesSourceMetrics(kubernetesSource, app.Services.GetRequiredService<CollectorRegistry>(), app.Services.GetRequiredService<TimeProvider>());
+        }
+        _ = app.Services.GetRequiredService<EnforcementReporter>(); // its gauges exist (at zero) before the first snapshot
         app.MapXdsServices();
         // Debug views only on the debug listener (loopback by default): they show every tenant's policy. Told by the
         // local address the connection arrived on, never by the Host header, which the client writes.
+        // Metrics and health likewise only on the metrics listener: what Prometheus and the kubelet reach shows no policy view.
         app.Use((context, next) =>
         {
-            if (context.GetEndpoint()?.Metadata.GetMetadata<DebugListenerOnly>() is null
-                || (debugListener?.IPEndPoint is { } bound && ArrivedOn(context.Connection, bound)))
+            var metadata = context.GetEndpoint()?.Metadata;
+            var allowed = metadata?.GetMetadata<DebugListenerOnly>() is not null
+                ? debugListener?.IPEndPoint is { } debugBound && ArrivedOn(context.Connection, debugBound)
+                : metadata?.GetMetadata<MetricsListenerOnly>() is null
+                    || (metricsListener?.IPEndPoint is { } metricsBound && ArrivedOn(context.Connection, metricsBound));
+            if (allowed)
             {
                 return next(context);
             }
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return Task.CompletedTask;
         });
+        var metrics = app.MapGroup("").WithMetadata(new MetricsListenerOnly());
+        metrics.MapXdsMetrics();
+        metrics.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("live"), ResponseWriter = HealthResponse.WriteAsync });
+        metrics.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = HealthResponse.WriteAsync });
         var debug = app.MapGroup("").WithMetadata(new DebugListenerOnly());
         debug.MapXdsDebugEndpoints();
         debug.MapTenantDebugEndpoints();
@@ -128,4 +173,7 @@ public static class ControlPlaneApp
 
     /// <summary>Marks the endpoints served on the debug listener only.</summary>
     private sealed class DebugListenerOnly;
+
+    /// <summary>Marks the endpoints served on the metrics listener only.</summary>
+    private sealed class MetricsListenerOnly;
 }

@@ -160,6 +160,19 @@ public static class ControlPlaneCommandLine
         HelpName = "name",
     };
 
+    private static readonly Option<string> NodePortProxyService = new("--nodeport-proxy-service")
+    {
+        Description = "The nodeport-proxy LoadBalancer Service, read for its externalTrafficPolicy (Cluster loses the client address). "
+            + $"Default: {KubernetesDefaults.NodePortProxyService}.",
+        HelpName = "name",
+    };
+
+    private static readonly Option<string> NodePortProxyNamespace = new("--nodeport-proxy-namespace")
+    {
+        Description = $"The namespace of --nodeport-proxy-service. Default: {KubernetesDefaults.NodePortProxyNamespace}.",
+        HelpName = "name",
+    };
+
     private static readonly Option<string> EventNamespace = new("--event-namespace")
     {
         Description = $"Where Kubernetes Events about (cluster-scoped) KKP Clusters are written. Default: {KubernetesDefaults.EventNamespace}.",
@@ -190,7 +203,7 @@ public static class ControlPlaneCommandLine
     private static readonly Option[] KubernetesOnly =
     [
         EnvoySniPort, EnvoyTunnelingPort, Namespace, ExposeAnnotationKey, Kubeconfig, Context, SeedNamespace, SeedName,
-        EventNamespace, WatchTimeout, WatchdogTimeout, Debounce, MaxDelay,
+        NodePortProxyService, NodePortProxyNamespace, EventNamespace, WatchTimeout, WatchdogTimeout, Debounce, MaxDelay,
     ];
 
     private static readonly Option[] HostOptions =
@@ -387,6 +400,8 @@ public static class ControlPlaneCommandLine
             KubeContext = NonEmpty(result, Context),
             SeedNamespace = result.GetValue(SeedNamespace) ?? KubernetesDefaults.SeedNamespace,
             SeedName = NonEmpty(result, SeedName),
+            NodePortProxyService = result.GetValue(NodePortProxyService) ?? KubernetesDefaults.NodePortProxyService,
+            NodePortProxyNamespace = result.GetValue(NodePortProxyNamespace) ?? KubernetesDefaults.NodePortProxyNamespace,
             EventNamespace = result.GetValue(EventNamespace) ?? KubernetesDefaults.EventNamespace,
             WatchTimeout = Value(result, WatchTimeout, KubernetesDefaults.WatchTimeout),
             WatchdogTimeout = Value(result, WatchdogTimeout, KubernetesDefaults.WatchdogTimeout),

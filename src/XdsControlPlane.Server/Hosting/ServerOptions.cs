@@ -24,7 +24,10 @@ public sealed record ServerOptions
     /// <summary>The debug endpoint (HTTP JSON); loopback by default: it shows every tenant's policy.</summary>
     public IPEndPoint DebugAddress { get; init; } = new(IPAddress.Loopback, 8080);
 
-    /// <summary>Metrics and health checks (<c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>), apart from the policy views.</summary>
+    /// <summary>
+    /// <c>/metrics</c>, <c>/healthz</c> and <c>/readyz</c> (HTTP/1.1): what Prometheus and the kubelet reach, without the policy
+    /// views. Loopback by default; in a pod bind it to the pod address (<c>:8090</c>) so probes and scrapes reach it.
+    /// </summary>
     public IPEndPoint MetricsAddress { get; init; } = new(IPAddress.Loopback, 8090);
 
     /// <summary>

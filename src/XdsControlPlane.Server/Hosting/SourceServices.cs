@@ -57,18 +57,19 @@ public sealed partial class KubernetesSourceService(
     {
         try
         {
-            await source.RunAsync(async (inventory, ct) =>
+            await source.RunAsync((inventory, ct) =>
             {
                 var result = InventoryTranslator.Translate(inventory, source.Options.ToTranslationOptions());
                 var outcome = pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics));
-                try
+                // Off the publishing path: the Event writer (EventWriterService) takes it from here, so a slow API server
+                // never delays the next policy change.
+                var dropped = events.Dropped;
+                events.Enqueue(inventory, outcome.Diagnostics);
+                if (events.Dropped > dropped)
                 {
-                    await events.RecordAsync(inventory, outcome.Diagnostics, ct);
+                    LogEventsBehind(logger, events.Dropped);
                 }
-                catch (Exception e) when (e is HttpRequestException or k8s.Autorest.HttpOperationException)
-                {
-                    LogEventsFailed(logger, e.Message);
-                }
+                return Task.CompletedTask;
             }, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -76,9 +77,9 @@ public sealed partial class KubernetesSourceService(
         }
     }
 
-    [LoggerMessage(EventId = 310, EventName = "EventsFailed", Level = LogLevel.Warning,
-        Message = "Could not record Kubernetes Events ({Reason}); check the ServiceAccount may create events")]
-    private static partial void LogEventsFailed(ILogger logger, string reason);
+    [LoggerMessage(EventId = 310, EventName = "EventWriterBehind", Level = LogLevel.Warning,
+        Message = "The Kubernetes Event writer is behind the API server; the oldest queued batch was dropped ({Dropped} so far, the newest is kept)")]
+    private static partial void LogEventsBehind(ILogger logger, long dropped);
 
     public static IKubernetes CreateClient(KubernetesSourceOptions options) => new Kubernetes(options.CreateClientConfiguration());
 }

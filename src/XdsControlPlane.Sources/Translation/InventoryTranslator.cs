@@ -30,6 +30,16 @@ public sealed record TranslationOptions
     public int? SniPort { get; init; }
 
     public int? TunnelingPort { get; init; }
+
+    /// <summary>The nodeport-proxy's LoadBalancer Service, read (when present) for its <c>externalTrafficPolicy</c>.</summary>
+    public string NodePortProxyServiceName { get; init; } = DefaultNodePortProxyServiceName;
+
+    public string NodePortProxyNamespace { get; init; } = DefaultNodePortProxyNamespace;
+
+    /// <summary>KKP's names: the operator deploys the seed's nodeport-proxy as Service <c>nodeport-proxy</c> in <c>kubermatic</c>.</summary>
+    public const string DefaultNodePortProxyServiceName = "nodeport-proxy";
+
+    public const string DefaultNodePortProxyNamespace = "kubermatic";
 }
 
 /// <summary>
@@ -45,7 +55,7 @@ public static class InventoryTranslator
         options ??= new TranslationOptions();
         var diagnostics = new List<Diagnostic>();
         var failed = new SortedSet<string>(StringComparer.Ordinal);
-        var seed = TranslateSeed(inventory.Seeds, options, diagnostics);
+        var seed = TranslateSeed(inventory.Seeds, inventory.Services, options, diagnostics);
 
         var clustersById = new SortedDictionary<string, KkpCluster>(StringComparer.Ordinal);
         foreach (var cluster in inventory.Clusters)
@@ -109,7 +119,8 @@ public static class InventoryTranslator
     public static string TenantIdOf(string ns) =>
         ns.StartsWith(TenantNamespacePrefix, StringComparison.Ordinal) ? ns[TenantNamespacePrefix.Length..] : ns;
 
-    private static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, TranslationOptions options, List<Diagnostic> diagnostics)
+    private static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, IReadOnlyList<V1Service> services, TranslationOptions options,
+        List<Diagnostic> diagnostics)
     {
         var defaults = new SeedSettings
         {
@@ -122,22 +133,26 @@ public static class InventoryTranslator
             seed = seeds.FirstOrDefault(s => s.Metadata.Name == options.SeedName);
             if (seed is null)
             {
-                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedNotFound", $"Seed/{options.SeedName}", "",
-                    $"no Seed named '{options.SeedName}' was found; create it or change the configured seed name"));
+                // Never "defaults": a Seed that went missing must not turn every allowlist off.
+                diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedMissing", $"Seed/{options.SeedName}", "",
+                    $"no Seed named '{options.SeedName}' was found{Among(seeds)}; nothing new is applied (the last good configuration, if any, " +
+                    "stays in force). Create the Seed or correct --seed-name / --seed-namespace"));
                 return null;
             }
         }
         else if (seeds.Count > 1)
         {
             diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedAmbiguous", "Seed", "",
-                $"{seeds.Count} Seed objects found ({string.Join(", ", seeds.Select(s => s.Metadata.Name))}); configure which one this proxy serves"));
+                $"{seeds.Count} Seed objects found ({string.Join(", ", seeds.Select(s => s.Metadata.Name))}); nothing new is applied (the last good " +
+                "configuration, if any, stays in force). Name the one this proxy serves with --seed-name"));
             return null;
         }
         else if (seeds.Count == 0)
         {
-            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "SeedMissing", "Seed", "",
-                "no Seed object: no default ranges, provider unspecified (source IP treated as not preserved)"));
-            return defaults;
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "SeedMissing", "Seed", "",
+                "no Seed object was found; nothing new is applied (the last good configuration, if any, stays in force). Create the Seed, " +
+                "or correct --seed-namespace (the folder source: add the Seed manifest)"));
+            return null;
         }
         else
         {
@@ -153,7 +168,7 @@ public static class InventoryTranslator
         {
             if (TryParseProvider(providerText, out var provider))
             {
-                settings = settings with { Provider = provider };
+                settings = settings with { Provider = provider, ProviderSource = $"annotation {Annotations.CloudProvider} on {obj}" };
             }
             else
             {
@@ -162,6 +177,12 @@ public static class InventoryTranslator
                     $"unknown cloud provider '{providerText}'; use one of {string.Join(", ", KnownProviders.Keys)}"));
             }
         }
+        else
+        {
+            var (inferred, source) = InferProvider(seed);
+            settings = settings with { Provider = inferred, ProviderSource = source };
+        }
+        settings = ReadNodePortProxyService(settings, services, options, diagnostics);
         ok &= ReadBool(annotations, Annotations.SourceIpPreserved, obj, diagnostics, v => settings = settings with { SourceIpPreservedOverride = v });
         ok &= ReadBool(annotations, Annotations.ProxyProtocol, obj, diagnostics, v => settings = settings with { ProxyProtocol = v ?? false });
         if (annotations.TryGetValue(Annotations.ProxyProtocolTrustedRanges, out var trusted))
@@ -201,6 +222,67 @@ public static class InventoryTranslator
         ok &= defaultRanges is not null;
         settings = settings with { DefaultAllowedRanges = defaultRanges ?? ValueList<CidrRange>.Empty };
         return ok ? settings : null;
+    }
+
+    private static string Among(IReadOnlyList<KkpSeed> seeds) =>
+        seeds.Count == 0 ? "" : $" (found: {string.Join(", ", seeds.Select(s => s.Metadata.Name))})";
+
+    /// <summary>
+    /// The provider of a Seed without the annotation, from its datacenters (<c>spec.datacenters.*.spec.&lt;provider&gt;</c>):
+    /// the one provider they all share, else unknown. Unknown is never guessed upward: it keeps allowlists not enforceable.
+    /// </summary>
+    public static (CloudProvider Provider, string Source) InferProvider(KkpSeed seed)
+    {
+        var obj = $"Seed/{seed.Metadata.Name}";
+        var datacenters = seed.Spec?.Datacenters;
+        if (datacenters is null || datacenters.Count == 0)
+        {
+            return (CloudProvider.Unspecified, $"unknown: {obj} has no {Annotations.CloudProvider} annotation and no datacenters");
+        }
+        var byDatacenter = datacenters
+            .OrderBy(d => d.Key, StringComparer.Ordinal)
+            .Select(d => (Name: d.Key, Blocks: d.Value?.Spec?.ProviderBlockNames() ?? []))
+            .ToList();
+        var names = byDatacenter.Select(d => d.Blocks.Count == 1 ? d.Blocks[0] : null).Distinct().ToList();
+        var list = string.Join(", ", byDatacenter.Select(d => $"{d.Name}: {(d.Blocks.Count == 0 ? "no provider" : string.Join("+", d.Blocks))}"));
+        if (names.Count == 1 && names[0] is { } only && KnownProviders.TryGetValue(only, out var provider))
+        {
+            return (provider, $"inferred from {obj} spec.datacenters (all {only}: {string.Join(", ", byDatacenter.Select(d => d.Name))})");
+        }
+        return (CloudProvider.Unspecified, $"unknown: {obj} has no {Annotations.CloudProvider} annotation and its datacenters do not share one provider ({list})");
+    }
+
+    /// <summary>
+    /// The nodeport-proxy's LoadBalancer Service, when it is among the objects: with <c>externalTrafficPolicy: Cluster</c>
+    /// (Kubernetes' default) a node forwards to Envoy on another node after SNAT, so no provider keeps the client address.
+    /// </summary>
+    private static SeedSettings ReadNodePortProxyService(SeedSettings settings, IReadOnlyList<V1Service> services, TranslationOptions options,
+        List<Diagnostic> diagnostics)
+    {
+        var service = services.FirstOrDefault(s => s.Metadata.Name == options.NodePortProxyServiceName
+            && (s.Metadata.NamespaceProperty ?? "default") == options.NodePortProxyNamespace);
+        if (service is null)
+        {
+            return settings;
+        }
+        var policy = service.Spec?.ExternalTrafficPolicy;
+        settings = settings with
+        {
+            NodePortProxyService = $"{options.NodePortProxyNamespace}/{options.NodePortProxyServiceName}",
+            ExternalTrafficPolicy = string.IsNullOrEmpty(policy) ? null : policy,
+        };
+        if (settings.ServiceLosesClientAddress && !settings.ProxyProtocol
+            && (settings.SourceIpPreservedOverride == true || SeedSettings.ProviderPreservesSourceIp(settings.Provider)))
+        {
+            var tail = settings.SourceIpPreservedOverride == true
+                ? $"the Seed's {Annotations.SourceIpPreserved}: true overrides this; remove it unless the CNI keeps client addresses without SNAT"
+                : "allowlists are NOT enforceable until it is 'Local'";
+            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "SourceIpNotPreserved", $"Service/{settings.NodePortProxyService}",
+                "spec.externalTrafficPolicy",
+                $"'{policy ?? "(absent: Cluster)"}' lets nodes SNAT client addresses even behind a {SeedSettings.ProviderName(settings.Provider)} load balancer " +
+                $"that keeps them; set externalTrafficPolicy: Local on this Service; {tail}"));
+        }
+        return settings;
     }
 
     /// <summary>"0", or a whole number followed by s, m or h (e.g. "90m"); at most 30 days.</summary>

@@ -89,6 +89,78 @@ public sealed class ClusterEventRecorderTests(ITestOutputHelper output)
         Assert.Empty(server.Failures);
     }
 
+    [Fact]
+    public async Task AMissingSeed_IsAWarningEventOnTheSeed_InTheSeedsNamespace()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var inventory = new SeedInventory([], [], [], []);
+        var translated = InventoryTranslator.Translate(inventory, new TranslationOptions { SeedName = "europe-west" });
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output),
+            new ClusterEventRecorderOptions { SeedNamespace = "kubermatic", SeedName = "europe-west" });
+
+        await recorder.RecordAsync(inventory, translated.Diagnostics, CancellationToken.None);
+
+        var ev = Assert.Single(server.Objects("events"));
+        Assert.Equal("kubermatic", ev["metadata"]!["namespace"]!.GetValue<string>());
+        Assert.Equal("SeedMissing", ev["reason"]!.GetValue<string>());
+        Assert.Equal("Warning", ev["type"]!.GetValue<string>());
+        Assert.Equal("Seed", ev["involvedObject"]!["kind"]!.GetValue<string>());
+        Assert.Equal("europe-west", ev["involvedObject"]!["name"]!.GetValue<string>());
+        Assert.Equal("kubermatic", ev["involvedObject"]!["namespace"]!.GetValue<string>());
+        Assert.Empty(server.Failures);
+    }
+
+    [Fact]
+    public async Task ANodePortProxyServiceThatLosesClientAddresses_IsAWarningEventOnThatService()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var proxy = new V1Service
+        {
+            Metadata = new V1ObjectMeta { Name = "nodeport-proxy", NamespaceProperty = "kubermatic", Uid = "uid-npp" },
+            Spec = new V1ServiceSpec { Type = "LoadBalancer", ExternalTrafficPolicy = "Cluster" },
+        };
+        var inventory = new SeedInventory([Objects.Seed()], [], [proxy], []);
+        var translated = InventoryTranslator.Translate(inventory);
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output));
+
+        await recorder.RecordAsync(inventory, translated.Diagnostics, CancellationToken.None);
+
+        var ev = Assert.Single(server.Objects("events"));
+        Assert.Equal("kubermatic", ev["metadata"]!["namespace"]!.GetValue<string>());
+        Assert.Equal("SourceIpNotPreserved", ev["reason"]!.GetValue<string>());
+        Assert.Equal(("Service", "nodeport-proxy", "uid-npp"),
+            (ev["involvedObject"]!["kind"]!.GetValue<string>(), ev["involvedObject"]!["name"]!.GetValue<string>(), ev["involvedObject"]!["uid"]!.GetValue<string>()));
+        Assert.Contains("externalTrafficPolicy: Local", ev["message"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AFullQueueDropsTheOldestAndCountsIt_TheNewestIsWritten()
+    {
+        await using var server = await FakeApiServer.StartAsync();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.HoldWrites("events", gate.Task);
+        var recorder = new ClusterEventRecorder(server.CreateClient(), new RecordingLogger(output), new ClusterEventRecorderOptions { QueueCapacity = 1 });
+        using var stop = new CancellationTokenSource();
+        var writer = recorder.RunWriterAsync(stop.Token);
+        var first = Inventory(("a1", "10.0.0.1/8"));
+        recorder.Enqueue(first, InventoryTranslator.Translate(first).Diagnostics);
+        await Wait.UntilAsync(() => server.Requests.Any(r => r.Resource == "events" && r.Method == "POST"), "the first write hangs");
+
+        var second = Inventory(("b2", "10.0.0.1/8"));
+        var third = Inventory(("c3", "10.0.0.1/8"));
+        recorder.Enqueue(second, InventoryTranslator.Translate(second).Diagnostics); // waits in the queue
+        recorder.Enqueue(third, InventoryTranslator.Translate(third).Diagnostics);   // the queue is full: b2's batch goes
+
+        Assert.Equal(1, recorder.Dropped);
+        Assert.Equal(1, recorder.Queued);
+        gate.SetResult();
+        await Wait.UntilAsync(() => recorder.Written == 2, "both kept batches written");
+        var involved = server.Objects("events").Select(e => e["involvedObject"]!["name"]!.GetValue<string>()).Order().ToList();
+        Assert.Equal(["a1", "c3"], involved);
+        await stop.CancelAsync();
+        await writer;
+    }
+
     private static int Count(FakeApiServer server) => server.Objects("events").Single()["count"]!.GetValue<int>();
 
     private static SeedInventory Inventory(params (string Id, string Cidr)[] clusters)

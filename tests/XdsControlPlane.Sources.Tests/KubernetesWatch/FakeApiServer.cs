@@ -247,6 +247,15 @@ public sealed class FakeApiServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Create and patch requests of the resource wait for this task (an API server slow to take Events).</summary>
+    public void HoldWrites(string resource, Task gate)
+    {
+        lock (_gate)
+        {
+            _resources[resource].WriteGate = gate;
+        }
+    }
+
     /// <summary>The next <paramref name="count"/> list requests of the resource fail with 500.</summary>
     public void FailLists(string resource, int count)
     {
@@ -339,14 +348,24 @@ public sealed class FakeApiServer : IAsyncDisposable
                 await ListAsync(context, resource, ns, query);
                 break;
             case "POST":
+                await WriteGateOf(resource).WaitAsync(context.RequestAborted);
                 await CreateAsync(context, resource, ns, body!);
                 break;
             case "PATCH" when name is not null:
+                await WriteGateOf(resource).WaitAsync(context.RequestAborted);
                 await PatchAsync(context, resource, ns, name, body!);
                 break;
             default:
                 await WriteStatusAsync(context, 405, "MethodNotAllowed", context.Request.Method);
                 break;
+        }
+    }
+
+    private Task WriteGateOf(string resource)
+    {
+        lock (_gate)
+        {
+            return _resources[resource].WriteGate;
         }
     }
 
@@ -645,6 +664,8 @@ public sealed class FakeApiServer : IAsyncDisposable
         public long CompactedBelow { get; set; }
 
         public Task ListGate { get; set; } = Task.CompletedTask;
+
+        public Task WriteGate { get; set; } = Task.CompletedTask;
 
         public int ListFailures { get; set; }
     }

@@ -67,7 +67,10 @@ public sealed class KubernetesSourceOptionsTests : IDisposable
         Assert.Equal(8088, options.EnvoyTunnelingPort);
         Assert.Equal("nodeport-proxy.k8s.io/expose", options.ExposeAnnotationKey);
         Assert.Null(options.Namespace);
-        var translation = (options with { Namespace = "kubermatic", EnvoySniPort = 16443 }).ToTranslationOptions();
+        Assert.Equal(("nodeport-proxy", "kubermatic"), (options.NodePortProxyService, options.NodePortProxyNamespace)); // KKP's
+        var translation = (options with { Namespace = "kubermatic", EnvoySniPort = 16443, NodePortProxyService = "npp", NodePortProxyNamespace = "proxy" })
+            .ToTranslationOptions();
+        Assert.Equal(("npp", "proxy"), (translation.NodePortProxyServiceName, translation.NodePortProxyNamespace));
         Assert.Equal("kubermatic", translation.Namespace);
         Assert.Equal(16443, translation.SniPort);
     }

@@ -36,7 +36,7 @@ public sealed class LoadTests(ITestOutputHelper output)
         Assert.Equal(Tenants, first.Clusters.Count);
         Assert.Equal(Tenants, first.Services.Count);
         Assert.Equal(Tenants, first.EndpointSlices.Count);
-        await Wait.UntilAsync(() => h.Server.OpenWatches("clusters") == 1 && h.Server.OpenWatches("services") == 1 && h.Server.OpenWatches("endpointslices") == 1, "watches open");
+        await Wait.UntilAsync(() => h.Server.OpenWatches("clusters") == 1 && h.Server.OpenWatches("services") == 2 && h.Server.OpenWatches("endpointslices") == 1, "watches open");
 
         // 10,000 events: 7,000 allowlist changes, 2,000 endpoint moves, then 500 tenants removed (Cluster and Service).
         var random = new Random(42);

@@ -139,7 +139,8 @@ public sealed class WatchProtocolTests(ITestOutputHelper output)
         Objects.AddTenant(h.Server, "b2");
         h.Start();
         await h.Sink.WaitForAsync(i => i.Services.Count == 2, "two services");
-        await Wait.UntilAsync(() => h.Server.OpenWatches("services") == 1, "services watched");
+        // two watches of services: the exposed ones, and the nodeport-proxy's own Service
+        await Wait.UntilAsync(() => h.Server.OpenWatches("services") == 2, "services watched");
 
         h.Server.Delete("services", "cluster-a1", "apiserver-external", silently: true);
         h.Server.Compact();
@@ -192,7 +193,13 @@ public sealed class WatchProtocolTests(ITestOutputHelper output)
         var inventory = await h.Sink.WaitForAsync(i => i.Clusters.Count == 2, "both clusters");
         Assert.Equal(["cluster-b2"], inventory.Services.Select(s => s.Metadata.NamespaceProperty));
         Assert.Equal(["cluster-b2"], inventory.EndpointSlices.Select(s => s.Metadata.NamespaceProperty));
-        Assert.All(h.Server.Requests.Where(r => r.Resource is "services" or "endpointslices"), r => Assert.Equal("cluster-b2", r.Namespace));
+        // (the nodeport-proxy's own Service is read in its namespace, by name, whatever -namespace says)
+        Assert.All(h.Server.Requests.Where(r => r.Resource is "services" or "endpointslices" && !r.Query.ContainsKey("fieldSelector")),
+            r => Assert.Equal("cluster-b2", r.Namespace));
+        Assert.All(h.Server.Requests.Where(r => r.Query.ContainsKey("fieldSelector")), r =>
+        {
+            Assert.Equal(("services", "kubermatic", "metadata.name=nodeport-proxy"), (r.Resource, r.Namespace, r.Query["fieldSelector"]));
+        });
         Assert.All(h.Server.Requests.Where(r => r.Resource == "endpointslices"), r => Assert.Equal("kubernetes.io/service-name", r.Query["labelSelector"]));
         Assert.All(h.Server.Requests.Where(r => r.Resource == "seeds"), r => Assert.Equal("kubermatic", r.Namespace));
         Assert.All(h.Server.Requests.Where(r => r.Resource == "clusters"), r => Assert.Null(r.Namespace));

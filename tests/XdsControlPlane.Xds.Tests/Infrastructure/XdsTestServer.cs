@@ -58,6 +58,7 @@ internal sealed class XdsTestServer : IAsyncDisposable
         var app = builder.Build();
         app.MapXdsServices();
         app.MapXdsDebugEndpoints();
+        app.MapXdsMetrics();
         if (snapshot is not null)
         {
             Assert.True(app.Services.GetRequiredService<SnapshotCache>().TrySetSnapshot(snapshot));

@@ -3,6 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 using k8s;
 using k8s.Autorest;
 using k8s.Models;
@@ -19,6 +20,15 @@ public sealed record ClusterEventRecorderOptions
     /// <summary>While a problem persists, its event's count is raised at most this often.</summary>
     public TimeSpan RepeatInterval { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>Where the Seed lives: a missing or ambiguous Seed is reported by an Event in this namespace, on the Seed.</summary>
+    public string SeedNamespace { get; init; } = "kubermatic";
+
+    /// <summary>The Seed this proxy serves (<c>--seed-name</c>); null = the only one.</summary>
+    public string? SeedName { get; init; }
+
+    /// <summary>Translations waiting for the writer (<see cref="ClusterEventRecorder.Enqueue"/>); beyond it the oldest is dropped.</summary>
+    public int QueueCapacity { get; init; } = 8;
+
     /// <summary><c>source.component</c> and <c>reportingComponent</c>.</summary>
     public string Component { get; init; } = "nodeport-proxy-xds";
 
@@ -29,10 +39,12 @@ public sealed record ClusterEventRecorderOptions
 }
 
 /// <summary>What one <see cref="ClusterEventRecorder.RecordAsync"/> call did.</summary>
+/// <param name="NoClusterObject">Tenant diagnostics whose tenant has no Cluster object to carry an Event.</param>
 public sealed record EventRecordResult(int Created, int Updated, int Unchanged, int NoClusterObject, int Failed);
 
 /// <summary>
-/// Tells a tenant's operators about problems with their Cluster (an invalid allowlist, a conflicting hostname, a
+/// Tells a tenant's operators about problems with their Cluster (and the seed's operators about a missing or ambiguous
+/// Seed, on the Seed in its namespace) (an invalid allowlist, a conflicting hostname, a
 /// list that cannot be enforced) as core/v1 Events on the KKP Cluster (<c>kubectl describe cluster &lt;id&gt;</c>):
 /// type Warning, reason = the diagnostic code, message = what is wrong and what to do.
 /// <para>
@@ -50,6 +62,12 @@ public sealed class ClusterEventRecorder
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly Channel<(SeedInventory Inventory, IReadOnlyList<Diagnostic> Diagnostics)> _queue;
+    private long _dropped;
+    private long _written;
+
+    /// <summary>Seed-wide problems reported on the Seed (in its namespace) rather than on a Cluster.</summary>
+    public static IReadOnlySet<string> SeedCodes { get; } = new HashSet<string>(StringComparer.Ordinal) { "SeedMissing", "SeedAmbiguous" };
 
     public ClusterEventRecorder(IKubernetes client, ILogger logger, ClusterEventRecorderOptions? options = null, TimeProvider? timeProvider = null)
     {
@@ -57,6 +75,41 @@ public sealed class ClusterEventRecorder
         _logger = logger;
         _options = options ?? new ClusterEventRecorderOptions();
         _time = timeProvider ?? TimeProvider.System;
+        _queue = Channel.CreateBounded<(SeedInventory, IReadOnlyList<Diagnostic>)>(
+            new BoundedChannelOptions(Math.Max(1, _options.QueueCapacity)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
+            _ => Interlocked.Increment(ref _dropped));
+    }
+
+    /// <summary>Translations dropped unwritten because the queue was full (the API server was slower than the changes).</summary>
+    public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Translations the writer has recorded (each one a <see cref="RecordAsync"/>).</summary>
+    public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Translations waiting for the writer.</summary>
+    public int Queued => _queue.Reader.Count;
+
+    /// <summary>
+    /// Hands one translation's diagnostics to the writer (<see cref="RunWriterAsync"/>) and returns at once: the publishing
+    /// path never waits for the API server. When the queue is full the oldest translation is dropped (and counted): each
+    /// one is a complete statement of what is wrong, so the newest says all that still matters.
+    /// </summary>
+    public void Enqueue(SeedInventory inventory, IReadOnlyList<Diagnostic> diagnostics) => _queue.Writer.TryWrite((inventory, diagnostics));
+
+    /// <summary>The writer: records the queued translations one at a time until cancelled.</summary>
+    public async Task RunWriterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var (inventory, diagnostics) in _queue.Reader.ReadAllAsync(cancellationToken))
+            {
+                await RecordAsync(inventory, diagnostics, cancellationToken);
+                Interlocked.Increment(ref _written);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>
@@ -75,18 +128,57 @@ public sealed class ClusterEventRecorder
             var now = _time.GetUtcNow();
             foreach (var diagnostic in diagnostics)
             {
-                if (diagnostic.TenantId is not { } tenant || diagnostic.Severity < DiagnosticSeverity.Warning)
+                if (diagnostic.Severity < DiagnosticSeverity.Warning)
                 {
                     continue;
                 }
-                if (!clusters.TryGetValue(tenant, out var cluster))
+                Target target;
+                if (diagnostic.TenantId is { } tenant)
                 {
-                    noCluster++;
-                    KubernetesSourceLog.EventSkipped(_logger, diagnostic.Code, tenant);
+                    if (!clusters.TryGetValue(tenant, out var cluster))
+                    {
+                        noCluster++;
+                        KubernetesSourceLog.EventSkipped(_logger, diagnostic.Code, tenant);
+                        continue;
+                    }
+                    target = new Target(_options.Namespace, tenant, new V1ObjectReference
+                    {
+                        ApiVersion = $"{KkpCluster.Group}/{KkpCluster.Version}",
+                        Kind = KkpCluster.KindName,
+                        Name = cluster.Metadata.Name,
+                        Uid = cluster.Metadata.Uid,
+                    });
+                }
+                else if (SeedCodes.Contains(diagnostic.Code))
+                {
+                    var seedName = _options.SeedName ?? "";
+                    target = new Target(_options.SeedNamespace, $"seed{(seedName.Length > 0 ? "-" : "")}{seedName}", new V1ObjectReference
+                    {
+                        ApiVersion = $"{KkpCluster.Group}/{KkpCluster.Version}",
+                        Kind = KkpSeed.KindName,
+                        Name = seedName,
+                        NamespaceProperty = _options.SeedNamespace,
+                    });
+                }
+                else if (diagnostic.Code == "SourceIpNotPreserved" && diagnostic.Object.Split('/') is ["Service", var serviceNs, var serviceName])
+                {
+                    // On the nodeport-proxy's Service itself: `kubectl describe service` shows the fix where it is made.
+                    var service = inventory.Services.FirstOrDefault(x => x.Metadata.Name == serviceName && x.Metadata.NamespaceProperty == serviceNs);
+                    target = new Target(serviceNs, $"service-{serviceName}", new V1ObjectReference
+                    {
+                        ApiVersion = "v1",
+                        Kind = "Service",
+                        Name = serviceName,
+                        NamespaceProperty = serviceNs,
+                        Uid = service?.Metadata.Uid,
+                    });
+                }
+                else
+                {
                     continue;
                 }
                 var message = Truncate(diagnostic.ToString());
-                var name = EventName(tenant, diagnostic.Code, message);
+                var name = EventName(target.Prefix, diagnostic.Code, message);
                 if (!seen.Add(name))
                 {
                     continue;
@@ -101,7 +193,7 @@ public sealed class ClusterEventRecorder
                 {
                     if (entry is null)
                     {
-                        var count = await CreateOrBumpAsync(name, cluster, diagnostic.Code, message, now, cancellationToken);
+                        var count = await CreateOrBumpAsync(name, target, diagnostic.Code, message, now, cancellationToken);
                         _entries[name] = new Entry { Count = count, LastWrite = now, Active = true };
                         if (count == 1)
                         {
@@ -111,22 +203,22 @@ public sealed class ClusterEventRecorder
                         {
                             updated++;
                         }
-                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, tenant, count == 1 ? "created" : "found and counted", count);
+                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, target.Prefix, count == 1 ? "created" : "found and counted", count);
                     }
                     else
                     {
-                        var count = await BumpAsync(name, cluster, diagnostic.Code, message, entry.Count, now, cancellationToken);
+                        var count = await BumpAsync(name, target, diagnostic.Code, message, entry.Count, now, cancellationToken);
                         entry.Count = count;
                         entry.LastWrite = now;
                         entry.Active = true;
                         updated++;
-                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, tenant, "counted", count);
+                        KubernetesSourceLog.EventRecorded(_logger, diagnostic.Code, target.Prefix, "counted", count);
                     }
                 }
                 catch (Exception e) when (e is HttpOperationException or HttpRequestException or IOException or k8s.Exceptions.KubernetesClientException)
                 {
                     failed++;
-                    KubernetesSourceLog.EventFailed(_logger, e, diagnostic.Code, tenant);
+                    KubernetesSourceLog.EventFailed(_logger, e, diagnostic.Code, target.Prefix);
                 }
             }
             foreach (var (name, entry) in _entries.ToList())
@@ -156,18 +248,12 @@ public sealed class ClusterEventRecorder
         return $"{cluster}.{Convert.ToHexStringLower(hash.AsSpan(0, 8))}";
     }
 
-    private async Task<int> CreateOrBumpAsync(string name, KkpCluster cluster, string reason, string message, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<int> CreateOrBumpAsync(string name, Target target, string reason, string message, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var ev = new Corev1Event
         {
-            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = _options.Namespace },
-            InvolvedObject = new V1ObjectReference
-            {
-                ApiVersion = $"{KkpCluster.Group}/{KkpCluster.Version}",
-                Kind = KkpCluster.KindName,
-                Name = cluster.Metadata.Name,
-                Uid = cluster.Metadata.Uid,
-            },
+            Metadata = new V1ObjectMeta { Name = name, NamespaceProperty = target.Namespace },
+            InvolvedObject = target.Object,
             Reason = reason,
             Message = message,
             Type = "Warning",
@@ -180,18 +266,18 @@ public sealed class ClusterEventRecorder
         };
         try
         {
-            using var _ = await _client.CoreV1.CreateNamespacedEventWithHttpMessagesAsync(ev, _options.Namespace, cancellationToken: cancellationToken);
+            using var _ = await _client.CoreV1.CreateNamespacedEventWithHttpMessagesAsync(ev, target.Namespace, cancellationToken: cancellationToken);
             return 1;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.Conflict)
         {
             // Recorded before (by another replica, or before a restart): count this occurrence on it.
-            using var existing = await _client.CoreV1.ReadNamespacedEventWithHttpMessagesAsync(name, _options.Namespace, cancellationToken: cancellationToken);
-            return await BumpAsync(name, cluster, reason, message, existing.Body.Count ?? 1, now, cancellationToken);
+            using var existing = await _client.CoreV1.ReadNamespacedEventWithHttpMessagesAsync(name, target.Namespace, cancellationToken: cancellationToken);
+            return await BumpAsync(name, target, reason, message, existing.Body.Count ?? 1, now, cancellationToken);
         }
     }
 
-    private async Task<int> BumpAsync(string name, KkpCluster cluster, string reason, string message, int count, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<int> BumpAsync(string name, Target target, string reason, string message, int count, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var patch = new JsonObject
         {
@@ -201,18 +287,21 @@ public sealed class ClusterEventRecorder
         try
         {
             using var _ = await _client.CoreV1.PatchNamespacedEventWithHttpMessagesAsync(
-                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, _options.Namespace, cancellationToken: cancellationToken);
+                new V1Patch(patch.ToJsonString(), V1Patch.PatchType.MergePatch), name, target.Namespace, cancellationToken: cancellationToken);
             return count + 1;
         }
         catch (HttpOperationException e) when (e.Response.StatusCode == HttpStatusCode.NotFound)
         {
             // Expired (event TTL) or deleted: start again.
-            return await CreateOrBumpAsync(name, cluster, reason, message, now, cancellationToken);
+            return await CreateOrBumpAsync(name, target, reason, message, now, cancellationToken);
         }
     }
 
     private static string Truncate(string message) =>
         message.Length <= ClusterEventRecorderOptions.MaxMessageLength ? message : message[..(ClusterEventRecorderOptions.MaxMessageLength - 3)] + "...";
+
+    /// <summary>Where an Event goes: its namespace, the prefix of its name, and the object it is about.</summary>
+    private sealed record Target(string Namespace, string Prefix, V1ObjectReference Object);
 
     private sealed class Entry
     {

@@ -18,7 +18,8 @@ public sealed record KubernetesSourceStatus(
     IReadOnlyList<InformerStatus> Informers);
 
 /// <summary>
-/// The API-server source: informers for KKP Seeds and Clusters, exposed Services and their EndpointSlices, and a
+/// The API-server source: informers for KKP Seeds and Clusters, exposed Services and their EndpointSlices, the
+/// nodeport-proxy's own LoadBalancer Service, and a
 /// publisher that turns their stores into <see cref="SeedInventory"/> values.
 /// <list type="bullet">
 /// <item>Nothing is published until every informer has listed once: a restart never serves a partial seed.</item>
@@ -37,6 +38,7 @@ public sealed class KubernetesSource
     private readonly ResourceInformer<KkpCluster> _clusters;
     private readonly ResourceInformer<V1Service> _services;
     private readonly ResourceInformer<V1EndpointSlice> _slices;
+    private readonly ResourceInformer<V1Service> _nodePortProxy;
     private readonly IInformer[] _informers;
     private readonly Channel<bool> _signal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _lastChange;
@@ -66,7 +68,10 @@ public sealed class KubernetesSource
             s => s.Metadata.Annotations?.ContainsKey(options.ExposeAnnotationKey) == true);
         _slices = new(ResourceApis.EndpointSlices(client, options.Namespace), informerOptions, _time, logger, OnChanged,
             s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true);
-        _informers = [_seeds, _clusters, _services, _slices];
+        // The field selector keeps the watch to one object; the filter keeps it so with an API server that ignores selectors.
+        _nodePortProxy = new(ResourceApis.Service(client, options.NodePortProxyNamespace, options.NodePortProxyService), informerOptions, _time, logger,
+            OnChanged, s => s.Metadata.Name == options.NodePortProxyService && s.Metadata.NamespaceProperty == options.NodePortProxyNamespace);
+        _informers = [_seeds, _clusters, _services, _slices, _nodePortProxy];
     }
 
     public KubernetesSourceOptions Options => _options;
@@ -131,6 +136,34 @@ public sealed class KubernetesSource
             await run;
         }
     }
+
+    /// <summary>
+    /// What keeps this source from being trusted as current at <paramref name="now"/>: an informer that has not listed, or one
+    /// that has heard nothing (event, bookmark, list) for more than twice the watchdog timeout. Empty when all is well.
+    /// </summary>
+    public IReadOnlyList<string> StaleInformers(DateTimeOffset now)
+    {
+        var limit = _options.WatchdogTimeout * 2;
+        var problems = new List<string>();
+        foreach (var informer in _informers.Select(i => i.Status))
+        {
+            var error = informer.LastError is { } e ? $" (last error: {e})" : "";
+            if (!informer.HasSynced)
+            {
+                problems.Add($"informer {informer.Resource} has not completed its first list{error}");
+                continue;
+            }
+            var heard = Max(informer.LastSyncTime, informer.LastEventTime);
+            if (heard is { } last && now - last > limit)
+            {
+                problems.Add($"informer {informer.Resource} has heard nothing for {(now - last).TotalSeconds:F0}s (allowed {limit.TotalSeconds:F0}s, " +
+                    $"twice --watchdog-timeout): the allowlists served may be stale{error}");
+            }
+        }
+        return problems;
+    }
+
+    private static DateTimeOffset? Max(DateTimeOffset? a, DateTimeOffset? b) => a is null ? b : b is null ? a : a > b ? a : b;
 
     private void OnChanged()
     {
@@ -200,7 +233,9 @@ public sealed class KubernetesSource
         var slices = _slices.Snapshot()
             .Where(s => exposed.Contains($"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}"))
             .ToList();
-        return new SeedInventory(_seeds.Snapshot(), _clusters.Snapshot(), services, slices);
+        // The nodeport-proxy Service joins the Services (the translation finds it by name) unless it is also exposed.
+        var all = services.Concat(_nodePortProxy.Snapshot().Where(s => !exposed.Contains($"{s.Metadata.NamespaceProperty}/{s.Metadata.Name}"))).ToList();
+        return new SeedInventory(_seeds.Snapshot(), _clusters.Snapshot(), all, slices);
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;

@@ -1,42 +1,55 @@
-using System.Diagnostics.Metrics;
+using Prometheus;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>
-/// The source's counters as System.Diagnostics.Metrics instruments (meter <see cref="MeterName"/>), read from
-/// <see cref="KubernetesSource.GetStatus"/> when collected; per-informer values carry a <c>resource</c> tag.
-/// Export them with OpenTelemetry or <c>dotnet-counters</c>.
+/// The source's counters as prometheus-net collectors in the host's registry, read from
+/// <see cref="KubernetesSource.GetStatus"/> when scraped; per-informer values carry a <c>resource</c> label.
+/// (They were System.Diagnostics.Metrics instruments named <c>xds.source.kubernetes.*</c> that nothing exported.)
 /// </summary>
-public sealed class KubernetesSourceMetrics : IDisposable
+public sealed class KubernetesSourceMetrics
 {
-    public const string MeterName = "XdsControlPlane.Sources.Kubernetes";
-
-    private readonly Meter _meter;
-
-    public KubernetesSourceMetrics(KubernetesSource source, IMeterFactory? meterFactory = null)
+    public KubernetesSourceMetrics(KubernetesSource source, CollectorRegistry registry, TimeProvider? timeProvider = null)
     {
-        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
-        IEnumerable<Measurement<long>> PerInformer(Func<InformerStatus, long> value) =>
-            source.GetStatus().Informers.Select(i => new Measurement<long>(value(i), new KeyValuePair<string, object?>("resource", i.Resource)));
-
-        _meter.CreateObservableCounter("xds.source.kubernetes.events", () => PerInformer(i => i.Events), "{event}", "ADDED/MODIFIED/DELETED events received");
-        _meter.CreateObservableCounter("xds.source.kubernetes.bookmarks", () => PerInformer(i => i.Bookmarks), "{bookmark}", "BOOKMARK events received");
-        _meter.CreateObservableCounter("xds.source.kubernetes.watch_restarts", () => PerInformer(i => i.WatchRestarts), "{restart}",
-            "watches that ended abnormally (dropped, error, watchdog) and were restarted");
-        _meter.CreateObservableCounter("xds.source.kubernetes.watchdog_restarts", () => PerInformer(i => i.WatchdogRestarts), "{restart}",
-            "watches restarted because nothing arrived within the watchdog timeout");
-        _meter.CreateObservableCounter("xds.source.kubernetes.gone", () => PerInformer(i => i.Gone), "{response}", "410 Gone answers");
-        _meter.CreateObservableCounter("xds.source.kubernetes.relists", () => PerInformer(i => i.Relists), "{list}", "lists after the first");
-        _meter.CreateObservableCounter("xds.source.kubernetes.synthesized_deletes", () => PerInformer(i => i.SynthesizedDeletes), "{object}",
-            "objects found deleted by a re-list");
-        _meter.CreateObservableGauge("xds.source.kubernetes.objects", () => PerInformer(i => i.ObjectCount), "{object}", "objects in the informer's store");
-        _meter.CreateObservableGauge("xds.source.kubernetes.last_event_age", () => source.GetStatus().Informers
-            .Where(i => i.LastEventTime is not null)
-            .Select(i => new Measurement<double>((DateTimeOffset.UtcNow - i.LastEventTime!.Value).TotalSeconds, new KeyValuePair<string, object?>("resource", i.Resource))),
-            "s", "seconds since the informer's last event or bookmark");
-        _meter.CreateObservableGauge("xds.source.kubernetes.synced", () => source.HasSynced ? 1 : 0, null, "1 once every informer has listed");
-        _meter.CreateObservableCounter("xds.source.kubernetes.inventories", () => source.GetStatus().InventoriesPublished, "{inventory}", "inventories published");
+        var time = timeProvider ?? TimeProvider.System;
+        var factory = Metrics.WithCustomRegistry(registry);
+        Counter PerInformerCounter(string name, string help) => factory.CreateCounter(name, help, "resource");
+        var events = PerInformerCounter("xds_source_kubernetes_events_total", "ADDED/MODIFIED/DELETED watch events received.");
+        var bookmarks = PerInformerCounter("xds_source_kubernetes_bookmarks_total", "BOOKMARK watch events received.");
+        var restarts = PerInformerCounter("xds_source_kubernetes_watch_restarts_total",
+            "Watches that ended abnormally (dropped, error, watchdog) and were restarted.");
+        var watchdog = PerInformerCounter("xds_source_kubernetes_watchdog_restarts_total",
+            "Watches restarted because nothing arrived within the watchdog timeout.");
+        var gone = PerInformerCounter("xds_source_kubernetes_gone_total", "410 Gone answers.");
+        var relists = PerInformerCounter("xds_source_kubernetes_relists_total", "Lists after the first.");
+        var deletes = PerInformerCounter("xds_source_kubernetes_synthesized_deletes_total", "Objects found deleted by a re-list.");
+        var objects = factory.CreateGauge("xds_source_kubernetes_objects", "Objects in the informer's store.", "resource");
+        var age = factory.CreateGauge("xds_source_kubernetes_last_event_age_seconds", "Seconds since the informer's last event or bookmark.", "resource");
+        var informerSynced = factory.CreateGauge("xds_source_kubernetes_informer_synced", "1 once the informer has listed.", "resource");
+        var synced = factory.CreateGauge("xds_source_kubernetes_synced", "1 once every informer has listed.");
+        var inventories = factory.CreateCounter("xds_source_kubernetes_inventories_total", "Inventories published.");
+        registry.AddBeforeCollectCallback(() =>
+        {
+            var status = source.GetStatus();
+            var now = time.GetUtcNow();
+            foreach (var i in status.Informers)
+            {
+                events.WithLabels(i.Resource).IncTo(i.Events);
+                bookmarks.WithLabels(i.Resource).IncTo(i.Bookmarks);
+                restarts.WithLabels(i.Resource).IncTo(i.WatchRestarts);
+                watchdog.WithLabels(i.Resource).IncTo(i.WatchdogRestarts);
+                gone.WithLabels(i.Resource).IncTo(i.Gone);
+                relists.WithLabels(i.Resource).IncTo(i.Relists);
+                deletes.WithLabels(i.Resource).IncTo(i.SynthesizedDeletes);
+                objects.WithLabels(i.Resource).Set(i.ObjectCount);
+                informerSynced.WithLabels(i.Resource).Set(i.HasSynced ? 1 : 0);
+                if (i.LastEventTime is { } last)
+                {
+                    age.WithLabels(i.Resource).Set(Math.Max(0, (now - last).TotalSeconds));
+                }
+            }
+            synced.Set(status.Synced ? 1 : 0);
+            inventories.IncTo(status.InventoriesPublished);
+        });
     }
-
-    public void Dispose() => _meter.Dispose();
 }

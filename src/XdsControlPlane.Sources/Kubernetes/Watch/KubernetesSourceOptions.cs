@@ -34,6 +34,12 @@ public sealed record KubernetesSourceOptions
     /// <summary>The Seed this proxy serves when several exist; null = the only one.</summary>
     public string? SeedName { get; init; }
 
+    /// <summary>The nodeport-proxy's LoadBalancer Service, read for its <c>externalTrafficPolicy</c> (KKP: <c>nodeport-proxy</c>).</summary>
+    public string NodePortProxyService { get; init; } = TranslationOptions.DefaultNodePortProxyServiceName;
+
+    /// <summary>Its namespace (KKP: <c>kubermatic</c>, where the operator deploys the seed's nodeport-proxy).</summary>
+    public string NodePortProxyNamespace { get; init; } = TranslationOptions.DefaultNodePortProxyNamespace;
+
     /// <summary>Wait this long after the last change before publishing an inventory (a burst becomes one inventory).</summary>
     public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(100);
 
@@ -68,6 +74,8 @@ public sealed record KubernetesSourceOptions
         Namespace = Namespace,
         SniPort = EnvoySniPort,
         TunnelingPort = EnvoyTunnelingPort,
+        NodePortProxyServiceName = NodePortProxyService,
+        NodePortProxyNamespace = NodePortProxyNamespace,
     };
 
     /// <summary>
@@ -165,6 +173,10 @@ public sealed record KubernetesSourceOptions
         if (BackoffInitial <= TimeSpan.Zero || BackoffMax < BackoffInitial)
         {
             throw new FormatException("backoff must be positive and its maximum >= its initial value");
+        }
+        if (string.IsNullOrWhiteSpace(NodePortProxyService) || string.IsNullOrWhiteSpace(NodePortProxyNamespace))
+        {
+            throw new FormatException("nodeport-proxy-service and nodeport-proxy-namespace must not be empty");
         }
         if (ListPageSize < 1)
         {

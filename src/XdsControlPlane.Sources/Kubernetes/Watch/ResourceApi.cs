@@ -79,6 +79,14 @@ public static class ResourceApis
                 timeoutSeconds: timeout, watch: watch ? true : null, cancellationToken: ct),
         l => (l.Items ?? [], l.Metadata));
 
+    /// <summary>One Service by name (field selector <c>metadata.name</c>): the nodeport-proxy's LoadBalancer Service.</summary>
+    public static IResourceApi<V1Service> Service(IKubernetes client, string ns, string name) => new ResourceApi<V1Service, V1ServiceList>(
+        "nodeport-proxy-service",
+        (watch, rv, timeout, cont, limit, ct) => client.CoreV1.ListNamespacedServiceWithHttpMessagesAsync(ns,
+            allowWatchBookmarks: watch ? true : null, continueParameter: cont, fieldSelector: $"metadata.name={name}", limit: limit,
+            resourceVersion: rv, timeoutSeconds: timeout, watch: watch ? true : null, cancellationToken: ct),
+        l => (l.Items ?? [], l.Metadata));
+
     /// <summary>EndpointSlices that belong to a Service (label <c>kubernetes.io/service-name</c>), in one namespace or all.</summary>
     public static IResourceApi<V1EndpointSlice> EndpointSlices(IKubernetes client, string? ns) => new ResourceApi<V1EndpointSlice, V1EndpointSliceList>(
         "endpointslices",
