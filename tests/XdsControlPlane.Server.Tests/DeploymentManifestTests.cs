@@ -16,7 +16,8 @@ namespace XdsControlPlane.Server.Tests;
 /// The shipped manifests (envoy-config/kubernetes, as kustomization.yaml lists them; no cluster, no kubectl) agree
 /// with the program: the control plane's args go through the real command line, and started with them against the
 /// API-server stand-in the host answers a real ADS request made as the shipped Envoy makes it (the bootstrap's
-/// address, node id and cluster). The ports, names and probes of the Deployment, the bootstrap and the Service agree.
+/// address, node id and cluster) and its probe paths on the metrics listener. The ports, names and probes of the
+/// Deployment, the bootstrap and the Service agree.
 /// </summary>
 public sealed class DeploymentManifestTests
 {
@@ -142,7 +143,9 @@ public sealed class DeploymentManifestTests
         try
         {
             await app.StartAsync();
-            var xds = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+            // Kestrel reports the endpoints in the order they were configured: xDS, debug, metrics.
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList();
+            var xds = addresses[0];
             using var channel = GrpcChannel.ForAddress(xds);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel);
@@ -160,6 +163,20 @@ public sealed class DeploymentManifestTests
             Assert.Equal((uint)kubernetes.EnvoyTunnelingPort, listeners["tunneling_listener"].Address.SocketAddress.PortValue);
             var envoyProbe = Probe(Container("envoy"), "readinessProbe");
             Assert.Equal(uint.Parse(envoyProbe.Port, System.Globalization.CultureInfo.InvariantCulture), listeners["service_stats"].Address.SocketAddress.PortValue);
+
+            // The control plane's own probes, on the metrics listener: served, and ready once the snapshot is out.
+            using var metrics = new HttpClient { BaseAddress = new Uri(addresses[2]), Timeout = TimeSpan.FromSeconds(10) };
+            foreach (var probe in new[] { "livenessProbe", "readinessProbe" })
+            {
+                var path = Probe(ControlPlaneContainer(), probe).Path;
+                var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+                HttpStatusCode status;
+                while ((status = (await metrics.GetAsync(path, cts.Token)).StatusCode) != HttpStatusCode.OK && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(100, cts.Token);
+                }
+                Assert.True(status == HttpStatusCode.OK, $"{probe} {path} answered {status}");
+            }
         }
         finally
         {
