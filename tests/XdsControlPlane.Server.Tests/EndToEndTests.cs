@@ -46,6 +46,8 @@ public sealed class EndToEndTests : IAsyncLifetime
             Input = _folder,
             ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
             DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            // A free port: the default 8090 is shared by every test class running at the same time.
+            MetricsAddress = new IPEndPoint(IPAddress.Loopback, 0),
             RevocationDelay = TimeSpan.FromSeconds(1),
         });
         await _app.StartAsync();

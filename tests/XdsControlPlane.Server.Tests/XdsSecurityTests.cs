@@ -117,6 +117,8 @@ public sealed class XdsSecurityTests : IDisposable
             Input = input,
             ListenAddress = new IPEndPoint(IPAddress.Loopback, 0),
             DebugAddress = new IPEndPoint(IPAddress.Loopback, 0),
+            // A free port: the default 8090 is shared by every test class running at the same time.
+            MetricsAddress = new IPEndPoint(IPAddress.Loopback, 0),
             TlsCertFile = cert,
             TlsKeyFile = key,
             ClientCaFile = caFile,
