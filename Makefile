@@ -6,11 +6,16 @@ CONFIGURATION ?= Release
 INPUT ?= $(CURDIR)/envoy-config/examples/aws-seed
 LISTEN ?= 127.0.0.1:8001
 DEBUG_LISTEN ?= 127.0.0.1:8080
+# The control plane image: `make image IMAGE=my-registry/xds-control-plane VERSION=v0.1.0`, then push it and set the
+# same reference in envoy-config/kubernetes/kustomization.yaml (images:). VERSION is what --version prints.
+IMAGE ?= registry.example.com/nodeport-proxy/xds-control-plane
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0-dev)
+DOCKER ?= docker
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all build run test bench bench-quick clean check-tools
+.PHONY: all build run test bench bench-quick clean check-tools image
 
 all: build
 
@@ -32,6 +37,12 @@ test: build
 # Every benchmark (rule compilation, CIDR trie, push fan-out); figures are ratios against baselines run alongside.
 bench: check-tools
 	$(DOTNET) run -c Release --project benchmarks/XdsControlPlane.Benchmarks -- --filter '*' --job short
+
+# Multi-stage build (Dockerfile): the SDK stage fetches the protos with node/npm, the runtime stage is chiselled and non-root.
+image:
+	@command -v $(DOCKER) >/dev/null || { echo "make: $(DOCKER) is required to build the image (or set DOCKER=podman)"; exit 1; }
+	$(DOCKER) build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+	@echo "built $(IMAGE):$(VERSION); push it, then: cd envoy-config/kubernetes && kustomize edit set image xds-control-plane=$(IMAGE):$(VERSION)"
 
 clean:
 	$(DOTNET) clean XdsControlPlane.sln -nologo -v q

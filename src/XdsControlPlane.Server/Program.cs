@@ -1,25 +1,30 @@
 using XdsControlPlane.Server.Hosting;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 
-ServerOptions options;
-KubernetesSourceOptions? kubernetesOptions = null;
-try
+var command = ControlPlaneCommandLine.Parse(args);
+if (command.Server is not { } options)
 {
-    options = ServerOptions.Parse(args);
-    if (options.Source == "kubernetes")
+    if (command.Error is not null)
     {
-        kubernetesOptions = KubernetesSourceOptions.Parse(options.SourceArgs);
+        Console.Error.WriteLine($"{ControlPlaneCommandLine.ProgramName}: {command.Error}");
     }
-}
-catch (Exception e) when (e is ArgumentException or FormatException)
-{
-    Console.Error.WriteLine($"xds-control-plane: {e.Message}");
-    return 2;
+    Console.Out.Write(command.Output);
+    return command.ExitCode;
 }
 
-var app = ControlPlaneApp.Build(options, kubernetesOptions);
-app.Logger.LogInformation("xDS on {Xds} ({Transport}), debug on http://{Debug}/, source {Source}", options.ListenAddress,
+WebApplication app;
+try
+{
+    app = ControlPlaneApp.Build(options, command.Kubernetes);
+}
+catch (KubeconfigException e)
+{
+    // A bad or missing kubeconfig is the operator's to fix: one line, not a stack trace.
+    Console.Error.WriteLine($"{ControlPlaneCommandLine.ProgramName}: {e.Message}");
+    return 2;
+}
+HostLog.Started(app.Logger, ControlPlaneCommandLine.ProgramName, ControlPlaneCommandLine.VersionText, options.ListenAddress,
     options.XdsTls is null ? "h2c" : "mutual TLS", options.DebugAddress,
-    kubernetesOptions is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
+    command.Kubernetes is null ? Path.GetFullPath(options.Input) : "Kubernetes API");
 await app.RunAsync();
 return Environment.ExitCode;

@@ -25,6 +25,12 @@ internal static partial class XdsLog
         Message = "{StreamKind} stream {StreamId} of node {NodeId} failed")]
     public static partial void StreamFailed(ILogger logger, string streamKind, long streamId, string nodeId, Exception exception);
 
+    // A client going away (Envoy restarting, a connection reset) is the ordinary end of a stream: one Debug line with
+    // the reason, never an exception with its stack.
+    [LoggerMessage(EventId = 13, EventName = "ClientGone", Level = LogLevel.Debug,
+        Message = "{StreamKind} stream {StreamId} of node {NodeId} ended by the client: {Reason}")]
+    public static partial void ClientGone(ILogger logger, string streamKind, long streamId, string nodeId, string reason);
+
     [LoggerMessage(EventId = 20, EventName = "Nack", Level = LogLevel.Warning,
         Message = "Node {NodeId} rejected {TypeUrl} version {Version} (nonce {Nonce}): {Error}")]
     public static partial void Nack(ILogger logger, string nodeId, string typeUrl, string version, string nonce, string error);

@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using XdsControlPlane.Server.Hosting;
-using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Tests;
 
@@ -25,29 +24,29 @@ public sealed class XdsSecurityTests : IDisposable
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
     [Fact]
-    public void TheTlsAndNodeFlagsAreRead_AndTheNodeNameIsPassedOnToTheSource()
+    public void TheTlsAndNodeFlagsAreRead_InKubernetesModeToo()
     {
         var (cert, key, ca, _, _) = WriteCertificates();
-        var options = ServerOptions.Parse(["--source", "kubernetes", "--tls-cert-file", cert, "--tls-key-file=" + key, "--client-ca-file", ca,
+        var result = ParseAll(["--source", "kubernetes", "--tls-cert-file", cert, "--tls-key-file=" + key, "--client-ca-file", ca,
             "-envoy-node-name=np", "--envoy-cluster-name", "np-cluster", "--listen-address", "0.0.0.0:8001"]);
+        var options = result.Server!;
         Assert.Equal((cert, key, ca), (options.TlsCertFile, options.TlsKeyFile, options.ClientCaFile));
         Assert.Equal("np", options.EnvoyNodeName);
         Assert.Equal("np-cluster", options.EnvoyClusterName);
         Assert.False(options.Insecure);
-        Assert.Equal("np", KubernetesSourceOptions.Parse(options.SourceArgs).EnvoyNodeName);
-        Assert.DoesNotContain(options.SourceArgs, a => a.Contains("tls", StringComparison.Ordinal) || a.Contains("cluster-name", StringComparison.Ordinal));
+        Assert.NotNull(result.Kubernetes);
     }
 
     [Fact]
     public void TheDefaultsStayLoopbackCleartextForNodeKube()
     {
-        var options = ServerOptions.Parse([]);
+        var options = Parse([]);
         Assert.Null(options.XdsTls);
         Assert.False(options.Insecure);
         Assert.Equal("kube", options.EnvoyNodeName);
         Assert.Null(options.EnvoyClusterName);
         // envoy-manager's flag is accepted in folder mode too.
-        Assert.Equal("np", ServerOptions.Parse(["-envoy-node-name", "np"]).EnvoyNodeName);
+        Assert.Equal("np", Parse(["-envoy-node-name", "np"]).EnvoyNodeName);
     }
 
     [Theory]
@@ -57,19 +56,19 @@ public sealed class XdsSecurityTests : IDisposable
     [InlineData("[::]:8001")]
     public void ANonLoopbackListenerWithoutTls_IsRefused_UnlessInsecure(string address)
     {
-        var error = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--listen-address", address]));
+        var error = Assert.Throws<ArgumentException>(() => Parse(["--listen-address", address]));
         Assert.Contains("--insecure", error.Message, StringComparison.Ordinal);
         Assert.Contains("--tls-cert-file", error.Message, StringComparison.Ordinal);
-        Assert.True(ServerOptions.Parse(["--listen-address", address, "--insecure"]).Insecure);
+        Assert.True(Parse(["--listen-address", address, "--insecure"]).Insecure);
         // A switch: the flag after it is still read as a flag.
-        Assert.Equal("/tmp/in", ServerOptions.Parse(["--insecure", "--input", "/tmp/in", "--listen-address", address]).Input);
+        Assert.Equal("/tmp/in", Parse(["--insecure", "--input", "/tmp/in", "--listen-address", address]).Input);
     }
 
     [Fact]
     public void ANonLoopbackListenerWithTls_NeedsNoInsecure()
     {
         var (cert, key, ca, _, _) = WriteCertificates();
-        var options = ServerOptions.Parse(["--listen-address", "0.0.0.0:8001", "--tls-cert-file", cert, "--tls-key-file", key, "--client-ca-file", ca]);
+        var options = Parse(["--listen-address", "0.0.0.0:8001", "--tls-cert-file", cert, "--tls-key-file", key, "--client-ca-file", ca]);
         Assert.NotNull(options.XdsTls);
     }
 
@@ -78,12 +77,12 @@ public sealed class XdsSecurityTests : IDisposable
     {
         var (cert, key, ca, _, _) = WriteCertificates();
         Assert.Contains("--client-ca-file", Assert.Throws<ArgumentException>(() =>
-            ServerOptions.Parse(["--tls-cert-file", cert, "--tls-key-file", key])).Message, StringComparison.Ordinal);
+            Parse(["--tls-cert-file", cert, "--tls-key-file", key])).Message, StringComparison.Ordinal);
         var missing = Path.Combine(_folder, "missing.crt");
-        var error = Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--tls-cert-file", missing, "--tls-key-file", key, "--client-ca-file", ca]));
+        var error = Assert.Throws<ArgumentException>(() => Parse(["--tls-cert-file", missing, "--tls-key-file", key, "--client-ca-file", ca]));
         Assert.Contains("missing.crt", error.Message, StringComparison.Ordinal);
         // The CA file given as the key: no private key in it.
-        Assert.Throws<ArgumentException>(() => ServerOptions.Parse(["--tls-cert-file", cert, "--tls-key-file", ca, "--client-ca-file", ca]));
+        Assert.Throws<ArgumentException>(() => Parse(["--tls-cert-file", cert, "--tls-key-file", ca, "--client-ca-file", ca]));
     }
 
     [Fact]
@@ -184,7 +183,19 @@ public sealed class XdsSecurityTests : IDisposable
         });
 
     /// <summary>A CA, a server certificate for 127.0.0.1 and a client certificate, the first two as PEM files.</summary>
-    private (string Cert, string Key, string Ca, X509Certificate2 CaCertificate, X509Certificate2 Client) WriteCertificates()
+    private (string Cert, string Key, string Ca, X509Certificate2 CaCertificate, X509Certificate2 Client) WriteCertificates() => WriteCertificates(_folder);
+
+    /// <summary>The one command line as the executable reads it (not in a pod); its error as an ArgumentException.</summary>
+    private static CommandLineResult ParseAll(string[] args)
+    {
+        var result = ControlPlaneCommandLine.Parse(args, _ => null);
+        return result.Error is null ? result : throw new ArgumentException(result.Error);
+    }
+
+    private static ServerOptions Parse(string[] args) => ParseAll(args).Server!;
+
+    /// <summary>A CA, a server certificate for 127.0.0.1 and a client certificate; the PEM files written to <paramref name="folder"/>.</summary>
+    internal static (string Cert, string Key, string Ca, X509Certificate2 CaCertificate, X509Certificate2 Client) WriteCertificates(string folder)
     {
         using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var caRequest = new CertificateRequest("CN=host test CA", caKey, HashAlgorithmName.SHA256);
@@ -193,7 +204,7 @@ public sealed class XdsSecurityTests : IDisposable
         var ca = caRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(1));
         var server = Issue(ca, "xds", "1.3.6.1.5.5.7.3.1", san: true);
         var client = Issue(ca, "envoy", "1.3.6.1.5.5.7.3.2", san: false);
-        var paths = (Cert: Path.Combine(_folder, "tls.crt"), Key: Path.Combine(_folder, "tls.key"), Ca: Path.Combine(_folder, "ca.crt"));
+        var paths = (Cert: Path.Combine(folder, "tls.crt"), Key: Path.Combine(folder, "tls.key"), Ca: Path.Combine(folder, "ca.crt"));
         File.WriteAllText(paths.Cert, server.ExportCertificatePem());
         File.WriteAllText(paths.Key, server.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(paths.Ca, ca.ExportCertificatePem());

@@ -27,7 +27,7 @@ public static class ControlPlaneApp
         {
             builder.Services.AddSingleton(time);
         }
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+        ConfigureLogging(builder.Logging, options);
         ListenOptions? debugListener = null;
         ListenOptions? metricsListener = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
@@ -131,6 +131,36 @@ public static class ControlPlaneApp
             ? Results.Json(source.GetStatus())
             : Results.Json(new { Source = "folder", Folder = sp.GetRequiredService<FolderSource>().Folder }));
         return app;
+    }
+
+    /// <summary>
+    /// Logs for people: one line per event on the console (or one JSON object per line with <c>--log-format json</c>),
+    /// at <c>--log-level</c>. ASP.NET Core's and gRPC's own categories are held at Warning (five info lines per debug
+    /// request otherwise) unless <c>--log-level trace</c> asks for everything.
+    /// </summary>
+    public static void ConfigureLogging(ILoggingBuilder logging, ServerOptions options)
+    {
+        logging.ClearProviders();
+        if (options.LogFormat == "json")
+        {
+            logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+        logging.SetMinimumLevel(options.LogLevel);
+        var frameworks = options.LogLevel == LogLevel.Trace ? LogLevel.Trace : (LogLevel)Math.Max((int)LogLevel.Warning, (int)options.LogLevel);
+        logging.AddFilter("Microsoft.AspNetCore", frameworks);
+        logging.AddFilter("Grpc", frameworks);
     }
 
     /// <summary>

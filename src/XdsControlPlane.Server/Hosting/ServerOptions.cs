@@ -1,13 +1,16 @@
 using System.Net;
-using XdsControlPlane.Sources.Kubernetes.Watch;
 using XdsControlPlane.Xds.Transport;
 
 namespace XdsControlPlane.Server.Hosting;
 
-/// <summary>Command line of the executable. Kubernetes-source flags are read by <c>KubernetesSourceOptions.Parse</c>.</summary>
+/// <summary>
+/// The host's settings. The one command line (<see cref="ControlPlaneCommandLine"/>) produces them, together with the
+/// Kubernetes source's (<c>KubernetesSourceOptions</c>) when that source is chosen, and checks them with
+/// <see cref="Validate"/>.
+/// </summary>
 public sealed record ServerOptions
 {
-    /// <summary>"folder" (default: the embedded, file-based source) or "kubernetes".</summary>
+    /// <summary>"folder" (the file-based source) or "kubernetes".</summary>
     public string Source { get; init; } = "folder";
 
     public string Input { get; init; } = "envoy-config/examples/aws-seed";
@@ -57,55 +60,11 @@ public sealed record ServerOptions
     /// <summary>The only Envoy node cluster served, when set; null serves any cluster.</summary>
     public string? EnvoyClusterName { get; init; }
 
-    /// <summary>
-    /// The flags this host does not own, as given, for the Kubernetes source's parser (envoy-manager's
-    /// flags). <c>--listen-address</c> is read here and also passed on, since envoy-manager has it too.
-    /// </summary>
-    public IReadOnlyList<string> SourceArgs { get; init; } = [];
+    /// <summary>Console log format: "text" (one line per event) or "json" (one JSON object per line).</summary>
+    public string LogFormat { get; init; } = "text";
 
-    public static ServerOptions Parse(string[] args)
-    {
-        var options = new ServerOptions();
-        var rest = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            var start = i;
-            var (name, value) = Split(args, ref i);
-            options = name switch
-            {
-                "source" => value is "folder" or "kubernetes" ? options with { Source = value }
-                    : throw new ArgumentException($"--source must be 'folder' or 'kubernetes', not '{value}'"),
-                "input" => options with { Input = value },
-                "listen-address" => options with { ListenAddress = Endpoint(name, value) },
-                "debug-address" => options with { DebugAddress = Endpoint(name, value, anyPort: false) },
-                "metrics-address" => options with { MetricsAddress = Endpoint(name, value, anyPort: false) },
-                "revocation-delay" => options with { RevocationDelay = Delay(name, value) },
-                "tls-cert-file" => options with { TlsCertFile = value },
-                "tls-key-file" => options with { TlsKeyFile = value },
-                "client-ca-file" => options with { ClientCaFile = value },
-                "insecure" => options with { Insecure = bool.TryParse(value, out var insecure) ? insecure : throw new ArgumentException($"--insecure takes true or false, not '{value}'") },
-                "envoy-node-name" => options with { EnvoyNodeName = value.Length > 0 ? value : throw new ArgumentException("--envoy-node-name must not be empty") },
-                "envoy-cluster-name" => options with { EnvoyClusterName = value.Length > 0 ? value : null },
-                _ => options,
-            };
-            if (name is not ("source" or "input" or "debug-address" or "metrics-address" or "revocation-delay" or "tls-cert-file" or "tls-key-file"
-                or "client-ca-file" or "insecure" or "envoy-cluster-name"))
-            {
-                rest.AddRange(args[start..(i + 1)]);
-            }
-        }
-        if (options.Source == "folder" && rest.FirstOrDefault(a => a.StartsWith('-') && !IsPassedOn(a.TrimStart('-'))) is { } unknown)
-        {
-            throw new ArgumentException($"unknown flag '{unknown}' (Kubernetes flags need --source kubernetes)");
-        }
-        options = options with { SourceArgs = rest };
-        options.Validate();
-        return options;
-
-        // Read here and passed on: envoy-manager has these flags too.
-        static bool IsPassedOn(string flag) =>
-            flag.StartsWith("listen-address", StringComparison.Ordinal) || flag.StartsWith("envoy-node-name", StringComparison.Ordinal);
-    }
+    /// <summary>The minimum level logged by this program's own categories.</summary>
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
 
     /// <summary>
     /// Refuses what must not start: TLS files given in part, files that do not load, or a non-loopback xDS listener
@@ -133,38 +92,4 @@ public sealed record ServerOptions
 
     /// <summary>The TLS files of the xDS listener, or null for h2c.</summary>
     public XdsTlsFiles? XdsTls => TlsCertFile is { } cert && TlsKeyFile is { } key && ClientCaFile is { } ca ? new XdsTlsFiles(cert, key, ca) : null;
-
-    private static (string Name, string Value) Split(string[] args, ref int i)
-    {
-        var arg = args[i].TrimStart('-');
-        var eq = arg.IndexOf('=', StringComparison.Ordinal);
-        if (eq >= 0)
-        {
-            return (arg[..eq], arg[(eq + 1)..]);
-        }
-        if (arg == "insecure")
-        {
-            // A switch: never takes the next argument as its value.
-            return (arg, "true");
-        }
-        return i + 1 < args.Length && !args[i + 1].StartsWith('-') ? (arg, args[++i]) : (arg, "true");
-    }
-
-    /// <summary>A duration as envoy-manager's flags take them (the Kubernetes source's reader), from 0 to 1h.</summary>
-    private static TimeSpan Delay(string name, string value) =>
-        KubernetesSourceOptions.TryParseDuration(value, out var delay) && delay <= TimeSpan.FromHours(1)
-            ? delay
-            : throw new ArgumentException($"--{name} '{value}' is not a duration between 0 and 1h (for example 5s, 500ms, 0)");
-
-    /// <param name="anyPort">
-    /// Whether port 0 (the OS chooses) is accepted. Not for the debug listener: its port is what the startup line
-    /// prints and operators go by (tests that want a free port set <see cref="DebugAddress"/> directly).
-    /// </param>
-    private static IPEndPoint Endpoint(string name, string value, bool anyPort = true)
-    {
-        var text = value.StartsWith(':') ? "0.0.0.0" + value : value;
-        return IPEndPoint.TryParse(text, out var endpoint) && (endpoint.Port > 0 || (anyPort && endpoint.Port == 0))
-            ? endpoint
-            : throw new ArgumentException($"--{name} '{value}' is not an address:port{(anyPort ? "" : " with a port above 0")} (for example 127.0.0.1:8001)");
-    }
 }

@@ -117,13 +117,15 @@ internal abstract class XdsStream
                 }
             }
         }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        catch (OperationCanceledException e) when (ct.IsCancellationRequested)
         {
             // The client went away, or the writer failed (it cancels the reader).
+            XdsLog.ClientGone(Engine.Logger, Kind, Id, Node.Id ?? "", e.Message);
         }
-        catch (IOException)
+        catch (IOException e)
         {
             // The request stream was aborted by the client.
+            XdsLog.ClientGone(Engine.Logger, Kind, Id, Node.Id ?? "", e.Message);
         }
         finally
         {

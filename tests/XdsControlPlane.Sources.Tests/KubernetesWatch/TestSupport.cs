@@ -87,6 +87,9 @@ public sealed class RecordingLogger(ITestOutputHelper? output = null, LogLevel e
 {
     public ConcurrentQueue<(LogLevel Level, string EventName, string Message)> Entries { get; } = new();
 
+    /// <summary>The exception logged with each entry, if any (stack traces belong at Debug only).</summary>
+    public ConcurrentQueue<(LogLevel Level, string EventName, Exception? Exception)> Exceptions { get; } = new();
+
     public IDisposable? BeginScope<TState>(TState state)
         where TState : notnull => null;
 
@@ -96,6 +99,7 @@ public sealed class RecordingLogger(ITestOutputHelper? output = null, LogLevel e
     {
         var message = formatter(state, exception);
         Entries.Enqueue((logLevel, eventId.Name ?? "", message));
+        Exceptions.Enqueue((logLevel, eventId.Name ?? "", exception));
         if (output is not null && logLevel >= echoLevel)
         {
             try

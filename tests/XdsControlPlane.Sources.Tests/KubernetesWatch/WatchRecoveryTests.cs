@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Globalization;
 using Xunit.Abstractions;
 
@@ -73,6 +74,24 @@ public sealed class WatchRecoveryTests(ITestOutputHelper output)
         Assert.Equal(0, status.Gone);
         Assert.Equal(0, status.Relists);
         Assert.Contains("InternalError", status.LastError ?? "", StringComparison.Ordinal);
+        AssertOneLineWarningAndDetailAtDebug(h.Logger, "WatchFailed", "InternalError");
+    }
+
+    /// <summary>
+    /// Logs for people: an expected failure is one short line at Warning that says what happened, with no exception
+    /// (a 20 s outage once wrote 131 KB of stack traces); the exception goes to FailureDetail at Debug.
+    /// </summary>
+    private static void AssertOneLineWarningAndDetailAtDebug(RecordingLogger logger, string eventName, string reason)
+    {
+        var warning = logger.Entries.First(e => e.EventName == eventName);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains(reason, warning.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', warning.Message);
+        Assert.True(warning.Message.Length < 500, warning.Message);
+        Assert.All(logger.Exceptions.Where(e => e.EventName == eventName), e => Assert.Null(e.Exception));
+        Assert.All(logger.Exceptions.Where(e => e.Exception is not null && e.EventName != "InventoryConsumerFailed"),
+            e => Assert.Equal(LogLevel.Debug, e.Level));
+        Assert.Contains(logger.Exceptions, e => e is { EventName: "FailureDetail", Level: LogLevel.Debug, Exception: not null });
     }
 
     [Fact]
@@ -85,6 +104,7 @@ public sealed class WatchRecoveryTests(ITestOutputHelper output)
         h.Start();
         await h.Sink.WaitForAsync(i => i.Seeds.Count == 1 && i.Clusters.Count == 1, "synced after three failed lists");
         Assert.Equal(3, h.Logger.Count("ListFailed"));
+        AssertOneLineWarningAndDetailAtDebug(h.Logger, "ListFailed", "500");
         Assert.Single(h.Sink.All);
     }
 

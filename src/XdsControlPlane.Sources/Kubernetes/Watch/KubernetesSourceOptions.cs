@@ -1,22 +1,18 @@
 using System.Globalization;
 using k8s;
+using k8s.Exceptions;
 using XdsControlPlane.Sources.Translation;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>
-/// Settings of the Kubernetes source, named after envoy-manager's flags where one exists
-/// (<c>-listen-address</c>, <c>-envoy-node-name</c>, <c>-envoy-sni-port</c>, <c>-envoy-tunneling-port</c>,
-/// <c>-namespace</c>, <c>-expose-annotation-key</c>) so a KKP operator recognises them.
+/// Settings of the Kubernetes source, named after envoy-manager's flags where one exists (<c>-envoy-sni-port</c>,
+/// <c>-envoy-tunneling-port</c>, <c>-namespace</c>, <c>-expose-annotation-key</c>) so a KKP operator recognises them.
+/// The host's command line (<c>ControlPlaneCommandLine</c>) produces them; the flags both sides share
+/// (<c>-listen-address</c>, <c>-envoy-node-name</c>) are the host's (<c>ServerOptions</c>).
 /// </summary>
 public sealed record KubernetesSourceOptions
 {
-    /// <summary>Where the xDS server listens: the Envoy sidecar reaches it on loopback (envoy-manager: <c>:8001</c>).</summary>
-    public string ListenAddress { get; init; } = "127.0.0.1:8001";
-
-    /// <summary>The Envoy node id the snapshot is served to (envoy-manager's <c>-envoy-node-name</c>).</summary>
-    public string EnvoyNodeName { get; init; } = "kube";
-
     public int EnvoySniPort { get; init; } = 6443;
 
     public int EnvoyTunnelingPort { get; init; } = 8088;
@@ -83,76 +79,81 @@ public sealed record KubernetesSourceOptions
     };
 
     /// <summary>
-    /// The client configuration: the kubeconfig named in the options, else in-cluster (service account token)
-    /// when running in a pod, else the default kubeconfig (<c>$KUBECONFIG</c> or <c>~/.kube/config</c>).
+    /// The client configuration, found as kubectl finds it: <c>--kubeconfig</c>, else the first existing file of
+    /// <c>$KUBECONFIG</c>, else <c>~/.kube/config</c>, else in-cluster (the pod's service account) when
+    /// <c>KUBERNETES_SERVICE_HOST</c> is set. Anything that cannot give a usable client (a missing file, an unknown
+    /// context, a user without credentials, no configuration at all) is a <see cref="KubeconfigException"/> whose
+    /// message says which file and what is wrong, for one line on stderr instead of a stack trace.
     /// </summary>
-    public KubernetesClientConfiguration CreateClientConfiguration()
+    /// <param name="environment">Reads an environment variable (tests pass their own); null = the process's.</param>
+    public KubernetesClientConfiguration CreateClientConfiguration(Func<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        var (path, origin) = FindKubeconfig(environment);
+        if (path is null)
+        {
+            if (string.IsNullOrEmpty(environment("KUBERNETES_SERVICE_HOST")))
+            {
+                throw new KubeconfigException(
+                    "no Kubernetes configuration: pass --kubeconfig, set $KUBECONFIG, create ~/.kube/config, or run in a pod");
+            }
+            try
+            {
+                return KubernetesClientConfiguration.InClusterConfig();
+            }
+            catch (Exception e) when (e is KubeConfigException or IOException or UnauthorizedAccessException)
+            {
+                throw new KubeconfigException($"in-cluster configuration (KUBERNETES_SERVICE_HOST is set) is unusable: {e.Message}", e);
+            }
+        }
+        KubernetesClientConfiguration config;
+        try
+        {
+            config = KubernetesClientConfiguration.BuildConfigFromConfigFile(path, KubeContext);
+        }
+        catch (Exception e) when (e is KubeConfigException or IOException or UnauthorizedAccessException or YamlDotNet.Core.YamlException
+            or ArgumentException or NullReferenceException or InvalidOperationException)
+        {
+            throw new KubeconfigException($"kubeconfig {path} ({origin}): {Describe(e)}", e);
+        }
+        // Plain http is `kubectl proxy` (which adds the credentials itself); anything else needs some of its own.
+        if (!config.Host.StartsWith("http://", StringComparison.OrdinalIgnoreCase)
+            && string.IsNullOrEmpty(config.AccessToken) && config.TokenProvider is null && config.ClientCertificateData is null
+            && config.ClientCertificateFilePath is null && config.ClientCertificateKeyData is null && config.Username is null)
+        {
+            throw new KubeconfigException($"kubeconfig {path} ({origin}): the user of context '{KubeContext ?? config.CurrentContext}' has no credentials "
+                + "(no token, client certificate, exec plugin or basic auth)");
+        }
+        return config;
+    }
+
+    /// <summary>The kubeconfig file to read and where its name came from, or (null, "") for in-cluster or none.</summary>
+    private (string? Path, string Origin) FindKubeconfig(Func<string, string?> environment)
     {
         if (Kubeconfig is not null)
         {
-            return KubernetesClientConfiguration.BuildConfigFromConfigFile(Kubeconfig, KubeContext);
+            return File.Exists(Kubeconfig) ? (Kubeconfig, "--kubeconfig")
+                : throw new KubeconfigException($"kubeconfig {Kubeconfig} (--kubeconfig) does not exist");
         }
-        return KubernetesClientConfiguration.IsInCluster()
-            ? KubernetesClientConfiguration.InClusterConfig()
-            : KubernetesClientConfiguration.BuildConfigFromConfigFile(currentContext: KubeContext);
+        if (environment("KUBECONFIG") is { Length: > 0 } list)
+        {
+            var files = list.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            return files.FirstOrDefault(File.Exists) is { } file ? (file, "$KUBECONFIG")
+                : throw new KubeconfigException($"none of the files in $KUBECONFIG exists ({list})");
+        }
+        var home = environment("HOME") is { Length: > 0 } h ? h : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        var defaultPath = Path.Combine(home, ".kube", "config");
+        return File.Exists(defaultPath) ? (defaultPath, "~/.kube/config") : (null, "");
     }
 
-    /// <summary>
-    /// Reads envoy-manager style flags (<c>-name=value</c>, <c>--name=value</c> or <c>--name value</c>) over these defaults.
-    /// Unknown flags are refused, so a typo does not silently keep a default.
-    /// </summary>
-    public static KubernetesSourceOptions Parse(IEnumerable<string> args, KubernetesSourceOptions? defaults = null)
+    /// <summary>The library's message, less its habit of ending in a period or carrying inner messages on.</summary>
+    private static string Describe(Exception e) => e switch
     {
-        var options = defaults ?? new KubernetesSourceOptions();
-        var list = args.ToList();
-        for (var i = 0; i < list.Count; i++)
-        {
-            var arg = list[i];
-            if (!arg.StartsWith('-'))
-            {
-                throw new FormatException($"unexpected argument '{arg}'");
-            }
-            var name = arg.TrimStart('-');
-            string value;
-            var eq = name.IndexOf('=', StringComparison.Ordinal);
-            if (eq >= 0)
-            {
-                value = name[(eq + 1)..];
-                name = name[..eq];
-            }
-            else if (i + 1 < list.Count)
-            {
-                value = list[++i];
-            }
-            else
-            {
-                throw new FormatException($"flag -{name} needs a value");
-            }
-            options = name switch
-            {
-                "listen-address" => options with { ListenAddress = value },
-                "envoy-node-name" => options with { EnvoyNodeName = value },
-                "envoy-sni-port" => options with { EnvoySniPort = Port(name, value) },
-                "envoy-tunneling-port" => options with { EnvoyTunnelingPort = Port(name, value) },
-                "namespace" => options with { Namespace = value.Length == 0 ? null : value },
-                "expose-annotation-key" => options with { ExposeAnnotationKey = value },
-                "kubeconfig" => options with { Kubeconfig = value.Length == 0 ? null : value },
-                "context" => options with { KubeContext = value.Length == 0 ? null : value },
-                "seed-namespace" => options with { SeedNamespace = value },
-                "seed-name" => options with { SeedName = value.Length == 0 ? null : value },
-                "event-namespace" => options with { EventNamespace = value },
-                "nodeport-proxy-service" => options with { NodePortProxyService = value },
-                "nodeport-proxy-namespace" => options with { NodePortProxyNamespace = value },
-                "watch-timeout" => options with { WatchTimeout = Duration(name, value) },
-                "watchdog-timeout" => options with { WatchdogTimeout = Duration(name, value) },
-                "debounce" => options with { Debounce = Duration(name, value) },
-                "max-delay" => options with { MaxDelay = Duration(name, value) },
-                _ => throw new FormatException($"unknown flag -{name}"),
-            };
-        }
-        options.Validate();
-        return options;
-    }
+        // The client library's reading of an empty or malformed file, which has no message worth showing.
+        NullReferenceException or InvalidOperationException => "not a kubeconfig (empty, or without clusters, users and contexts)",
+        KubeConfigException { InnerException: { } inner } => $"{e.Message.TrimEnd('.')}: {inner.Message.TrimEnd('.')}",
+        _ => e.Message.TrimEnd('.'),
+    };
 
     /// <summary>Refuses settings that cannot work, naming the setting.</summary>
     public void Validate()
@@ -183,39 +184,95 @@ public sealed record KubernetesSourceOptions
         }
     }
 
-    private static int Port(string name, string value) =>
-        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and < 65536
-            ? port
-            : throw new FormatException($"-{name}: '{value}' is not a port number");
-
-    private static TimeSpan Duration(string name, string value) =>
-        TryParseDuration(value, out var duration) ? duration : throw new FormatException($"-{name}: '{value}' is not a duration (e.g. 90s, 5m, 250ms)");
-
     /// <summary>
-    /// Go-style durations as envoy-manager takes them ("90s", "5m", "250ms", "1h"), or plain seconds. False for anything
-    /// else, a negative duration, or one too long for a <see cref="TimeSpan"/>. The host reads its own durations with it too.
+    /// The one duration grammar of the command line: Go's <c>time.ParseDuration</c> as envoy-manager's flags take
+    /// them (<c>90s</c>, <c>250ms</c>, <c>1h30m</c>, <c>1.5s</c>, units ns us µs ms s m h, <c>0</c> alone), plus a bare
+    /// number as seconds (this host's flags took those before). False for anything else, a negative duration, or
+    /// one too long for a <see cref="TimeSpan"/> (a bad value, not an OverflowException).
     /// </summary>
     public static bool TryParseDuration(string value, out TimeSpan duration)
     {
-        (string Suffix, double Scale)[] units = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)];
-        foreach (var (suffix, scale) in units)
-        {
-            if (value.EndsWith(suffix, StringComparison.Ordinal) &&
-                double.TryParse(value[..^suffix.Length], NumberStyles.Float, CultureInfo.InvariantCulture, out var n) && n >= 0)
-            {
-                // TimeSpan throws beyond its range (and for infinity): that is a bad value, not a crash.
-                var fits = n * scale < TimeSpan.MaxValue.TotalMilliseconds;
-                duration = fits ? TimeSpan.FromMilliseconds(n * scale) : default;
-                return fits;
-            }
-        }
-        if (double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds >= 0
-            && seconds < TimeSpan.MaxValue.TotalSeconds)
-        {
-            duration = TimeSpan.FromSeconds(seconds);
-            return true;
-        }
         duration = default;
-        return false;
+        var text = value.Trim();
+        if (text.Length == 0 || text[0] is '-' or '+')
+        {
+            return false;
+        }
+        if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds))
+        {
+            return Fits(seconds * 1000, out duration);
+        }
+        double total = 0; // milliseconds
+        var i = 0;
+        while (i < text.Length)
+        {
+            var numberStart = i;
+            while (i < text.Length && (char.IsAsciiDigit(text[i]) || text[i] == '.'))
+            {
+                i++;
+            }
+            var unitStart = i;
+            while (i < text.Length && !char.IsAsciiDigit(text[i]) && text[i] != '.')
+            {
+                i++;
+            }
+            if (unitStart == numberStart
+                || !double.TryParse(text.AsSpan(numberStart, unitStart - numberStart), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var n))
+            {
+                return false;
+            }
+            double? scale = text[unitStart..i] switch
+            {
+                "ns" => 1e-6,
+                "us" or "µs" or "μs" => 1e-3,
+                "ms" => 1,
+                "s" => 1_000,
+                "m" => 60_000,
+                "h" => 3_600_000,
+                _ => null,
+            };
+            if (scale is null)
+            {
+                return false;
+            }
+            total += n * scale.Value;
+        }
+        return Fits(total, out duration);
+    }
+
+    /// <summary>A duration the way <see cref="TryParseDuration"/> reads it back (and Go prints it): <c>1h30m</c>, <c>250ms</c>, <c>0s</c>.</summary>
+    public static string FormatDuration(TimeSpan duration)
+    {
+        if (duration == TimeSpan.Zero)
+        {
+            return "0s";
+        }
+        if (duration < TimeSpan.FromSeconds(1))
+        {
+            return duration.TotalMilliseconds.ToString(CultureInfo.InvariantCulture) + "ms";
+        }
+        var text = new System.Text.StringBuilder();
+        if (duration.TotalHours >= 1)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{(long)duration.TotalHours}h");
+        }
+        if (duration.Minutes > 0)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"{duration.Minutes}m");
+        }
+        var rest = duration.Seconds + duration.Milliseconds / 1000.0;
+        if (rest > 0)
+        {
+            text.Append(rest.ToString(CultureInfo.InvariantCulture)).Append('s');
+        }
+        return text.ToString();
+    }
+
+    private static bool Fits(double milliseconds, out TimeSpan duration)
+    {
+        // TimeSpan throws beyond its range (and for infinity or NaN): that is a bad value, not a crash.
+        var fits = milliseconds >= 0 && milliseconds < TimeSpan.MaxValue.TotalMilliseconds;
+        duration = fits ? TimeSpan.FromMilliseconds(milliseconds) : default;
+        return fits;
     }
 }

@@ -165,7 +165,8 @@ public sealed class ResourceInformer<T> : IInformer
                     {
                         var delay = Backoff(++failures);
                         SetError(e);
-                        KubernetesSourceLog.ListFailed(_logger, e, Name, delay);
+                        KubernetesSourceLog.ListFailed(_logger, Name, KubernetesSourceLog.Reason(e), delay);
+                        KubernetesSourceLog.FailureDetail(_logger, e, Name);
                         await Task.Delay(delay, _time, cancellationToken);
                         continue;
                     }
@@ -204,7 +205,11 @@ public sealed class ResourceInformer<T> : IInformer
                         {
                             SetError(outcome.Error);
                         }
-                        KubernetesSourceLog.WatchFailed(_logger, outcome.Error, Name, outcome.ResourceVersion, delay);
+                        KubernetesSourceLog.WatchFailed(_logger, Name, KubernetesSourceLog.Reason(outcome.Error), outcome.ResourceVersion, delay);
+                        if (outcome.Error is not null)
+                        {
+                            KubernetesSourceLog.FailureDetail(_logger, outcome.Error, Name);
+                        }
                         await Task.Delay(delay, _time, cancellationToken);
                         break;
                 }
@@ -331,7 +336,7 @@ public sealed class ResourceInformer<T> : IInformer
         {
             if (e is JsonException)
             {
-                KubernetesSourceLog.Undecodable(_logger, e, Name);
+                KubernetesSourceLog.Undecodable(_logger, Name, KubernetesSourceLog.Reason(e));
             }
             return new WatchOutcome(WatchEnd.Failed, delivered, ResourceVersion, e);
         }
@@ -408,16 +413,9 @@ public sealed class ResourceInformer<T> : IInformer
     {
         lock (_gate)
         {
-            _lastError = $"{_time.GetUtcNow():O} {Describe(e)}";
+            _lastError = $"{_time.GetUtcNow():O} {KubernetesSourceLog.Reason(e)}";
         }
     }
-
-    private static string Describe(Exception e) => e switch
-    {
-        KubernetesException { Status: { } status } => $"watch ERROR {status.Code} {status.Reason}: {status.Message}",
-        k8s.Autorest.HttpOperationException { Response: { } response } => $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {e.Message}",
-        _ => $"{e.GetType().Name}: {e.Message}",
-    };
 
     public static string KeyOf(T item) =>
         string.IsNullOrEmpty(item.Metadata?.NamespaceProperty) ? item.Metadata?.Name ?? "" : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
