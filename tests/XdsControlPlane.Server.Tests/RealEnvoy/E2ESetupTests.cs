@@ -41,6 +41,27 @@ public sealed class E2ESetupTests
         Assert.Equal(original, rewritten);
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")] // the executable bit is a Unix file mode
+    public void TheEnvoyTestIsSkippedWithAReasonUnlessEnvoyBinNamesAnExecutable()
+    {
+        Assert.Contains("ENVOY_BIN is not set", EnvoyFactAttribute.SkipReason(null), StringComparison.Ordinal);
+        Assert.Contains("ENVOY_BIN is not set", EnvoyFactAttribute.SkipReason(" "), StringComparison.Ordinal);
+        Assert.Contains("does not exist", EnvoyFactAttribute.SkipReason($"/nonexistent/{Guid.NewGuid():N}/envoy"), StringComparison.Ordinal);
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Assert.Contains("is not executable", EnvoyFactAttribute.SkipReason(file), StringComparison.Ordinal);
+            File.SetUnixFileMode(file, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            Assert.Null(EnvoyFactAttribute.SkipReason(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Theory]
     [InlineData("127.0.0.2")]
     [InlineData("127.0.0.3")]
