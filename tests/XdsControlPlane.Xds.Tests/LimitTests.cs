@@ -180,7 +180,8 @@ public sealed class LimitTests
             using var thirdChannel = GrpcChannel.ForAddress(server.Address);
             await using var third = SotwClient.Ads(thirdChannel, "envoy-3");
             var error = await RequestExpectingErrorAsync(third);
-            Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+            // Closed before any HTTP/2: the client reads it as UNAVAILABLE or INTERNAL, by timing; the counter says why.
+            Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, error.ToString());
             Assert.True(server.Engine.Metrics.RefusedCount(XdsRefusal.Connections) >= 1);
             await StillPushedAsync(server, good);
             using var exposition = new MemoryStream();
