@@ -1,5 +1,5 @@
 using Prometheus;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds;
 

@@ -3,7 +3,7 @@ using System.Text.Json;
 using Envoy.Service.Discovery.V3;
 using Envoy.Service.Status.V3;
 using Grpc.Core;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 using RpcStatus = Google.Rpc.Status;

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Envoy.Config.Core.V3;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds.Engine;
 

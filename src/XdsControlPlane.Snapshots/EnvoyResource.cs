@@ -5,7 +5,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>
 /// One named Envoy resource. Its version is a content hash, so identical content has the identical
@@ -119,7 +119,7 @@ public sealed class EnvoyResource
 /// crafted collision could only make a resource's new content look unchanged under the same name: that
 /// resource is the tenant's own (its RBAC config, its chain, its virtual host), so the worst outcome is that
 /// the tenant's own change is not pushed. Nothing of another tenant is named alike. Where a hash decides a
-/// security property (the revocation generation, see <see cref="Compilation.Revocation"/>), SHA-256 is used.
+/// security property (the revocation generation, see the compiler's Revocation), SHA-256 is used.
 /// </remarks>
 public static class ContentHash
 {
