@@ -9,9 +9,6 @@ using TypedExtensionConfig = Envoy.Config.Core.V3.TypedExtensionConfig;
 
 namespace XdsControlPlane.Snapshots;
 
-/// <summary>A filter a listener takes from ECDS: its name, the types it accepts, and its default config's type.</summary>
-public sealed record DiscoveredFilter(string Listener, string Name, IReadOnlyList<string> TypeUrls, string? DefaultTypeUrl);
-
 /// <summary>
 /// What one resource refers to, read once from its message and kept by the (immutable) resource: the
 /// consistency check and the pushes then never parse a resource again, so a resource need not keep its
