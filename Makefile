@@ -34,6 +34,21 @@ run: build
 test: build
 	@bash scripts/run-tests.sh $(CONFIGURATION)
 
+# The real-Envoy end-to-end test (docs/e2e.md): ENVOY_BIN=/path/to/envoy make e2e. Uses 6443, 8088 and 8002 on 0.0.0.0.
+.PHONY: e2e
+e2e:
+	@if [ -z "$$ENVOY_BIN" ]; then \
+		echo "make e2e: set ENVOY_BIN to an Envoy binary (KKP ships Envoy 1.37), for example:"; \
+		echo "  docker create --name envoy-bin envoyproxy/envoy:v1.37-latest && docker cp envoy-bin:/usr/local/bin/envoy ./envoy && docker rm envoy-bin"; \
+		echo "  func-e (func-e.io) downloads Envoy builds: func-e use 1.37.0, the binary lands under ~/.func-e/versions/"; \
+		echo "  or the envoy package from Envoy's apt repository (apt.envoyproxy.io)"; \
+		echo "then: ENVOY_BIN=\$$PWD/envoy make e2e"; exit 2; fi
+	@[ -x "$$ENVOY_BIN" ] || { echo "make e2e: ENVOY_BIN=$$ENVOY_BIN is not an executable file"; exit 2; }
+	@$(MAKE) --no-print-directory build
+	ENVOY_BIN="$$(realpath "$$ENVOY_BIN")" $(DOTNET) test tests/XdsControlPlane.Server.Tests -c $(CONFIGURATION) --no-build -nologo \
+		--filter "FullyQualifiedName=XdsControlPlane.Server.Tests.RealEnvoy.RealEnvoyTests.RealConnectionsAreAdmittedOrRefusedByTheListAndANarrowingEndsLiveOnes" \
+		--logger "console;verbosity=detailed"
+
 # Every benchmark (rule compilation, CIDR trie, push fan-out); figures are ratios against baselines run alongside.
 bench: check-tools
 	$(DOTNET) run -c Release --project benchmarks/XdsControlPlane.Benchmarks -- --filter '*' --job short

@@ -74,7 +74,7 @@ public sealed class DeploymentManifestTests
         var targets = ((YamlSequenceNode)spec["ports"]).Cast<YamlMappingNode>().Select(p => int.Parse(Scalar(p, "targetPort")!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
         Assert.Contains(kubernetes.EnvoySniPort, targets);
         Assert.Contains(kubernetes.EnvoyTunnelingPort, targets);
-        // The allowlists judge the client's address: the load balancer must keep it (DESIGN.md §7).
+        // The allowlists judge the client's address: the load balancer must keep it (docs/enforcement.md).
         Assert.Equal("Local", Scalar(spec, "externalTrafficPolicy"));
     }
 

@@ -55,13 +55,13 @@ public sealed class EnvoyBootstrapTests
         Assert.NotNull(http.ExplicitHttpConfig.Http2ProtocolOptions);
     }
 
-    private static Bootstrap Read(string file)
+    private static Bootstrap Read(string file) => ParseStrict(File.ReadAllText(Path.Combine(ConfigFolder, file)));
+
+    /// <summary>A bootstrap's YAML text as Envoy's Bootstrap message, strictly (also used for the real-Envoy test's rewrite).</summary>
+    internal static Bootstrap ParseStrict(string text)
     {
         var yaml = new YamlStream();
-        using (var reader = new StreamReader(Path.Combine(ConfigFolder, file)))
-        {
-            yaml.Load(reader);
-        }
+        yaml.Load(new StringReader(text));
         var json = ToJson(yaml.Documents[0].RootNode)!.ToJsonString();
         return Strict.Parse<Bootstrap>(json);
     }

@@ -3,7 +3,7 @@ using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
-/// <summary>What is served for one tenant's allowlist: DESIGN.md §2's decision table, row by row.</summary>
+/// <summary>What is served for one tenant's allowlist: the decision table of docs/design.md ("What is served per tenant"), row by row.</summary>
 public enum Enforcement
 {
     /// <summary>No list: no filter, open as today.</summary>
