@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds;
 
@@ -45,16 +45,10 @@ public sealed class SnapshotCache
     /// <summary>The snapshot being served, whatever the node.</summary>
     public CurrentSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>The snapshot for one node. One snapshot for all nodes for now.</summary>
-    public CurrentSnapshot GetSnapshot(NodeKey node) => Current;
-
     /// <summary>Snapshots rejected since start (inconsistent).</summary>
     public long RejectedCount => Interlocked.Read(ref _rejected);
 
     private long _rejected;
-
-    /// <summary>The problems of the last rejected snapshot, or empty.</summary>
-    public IReadOnlyList<string> LastRejection { get; private set; } = [];
 
     /// <summary>
     /// Serves <paramref name="snapshot"/> if it is consistent; otherwise keeps the current one.
@@ -71,7 +65,6 @@ public sealed class SnapshotCache
         if (problems.Count > 0)
         {
             Interlocked.Increment(ref _rejected);
-            LastRejection = problems;
             XdsLog.SnapshotRejected(_logger, snapshot.Version, Current.Snapshot.Version, string.Join("; ", problems.Take(20)));
             return false;
         }

@@ -21,9 +21,7 @@ internal static partial class XdsLog
         Message = "{StreamKind} stream {StreamId} of node {NodeId} closed")]
     public static partial void StreamClosed(ILogger logger, string streamKind, long streamId, string nodeId);
 
-    [LoggerMessage(EventId = 12, EventName = "StreamFailed", Level = LogLevel.Warning,
-        Message = "{StreamKind} stream {StreamId} of node {NodeId} failed")]
-    public static partial void StreamFailed(ILogger logger, string streamKind, long streamId, string nodeId, Exception exception);
+    // EventId 12 (StreamFailed) was never logged and is retired: not to be reused, so a filter on an id keeps its meaning.
 
     // A client going away (Envoy restarting, a connection reset) is the ordinary end of a stream: one Debug line with
     // the reason, never an exception with its stack.

@@ -1,5 +1,5 @@
 using Prometheus;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds;
 
@@ -138,8 +138,6 @@ public sealed class XdsMetrics
 
     /// <summary>Time from a snapshot being accepted to a stream having written it.</summary>
     internal void PushLatency(TimeSpan latency) => _pushLatency.Observe(Math.Max(0, latency.TotalSeconds));
-
-    public long TotalPushes => (long)_pushesByType.Sum(c => c.Value);
 
     public long TotalNacks => (long)_nacksByType.Sum(c => c.Value);
 

@@ -21,7 +21,7 @@ public static class XdsServerExtensions
     };
 
     /// <summary>
-    /// Registers the snapshot cache (set snapshots through <see cref="SnapshotCache.TrySetSnapshot(Compiler.Snapshots.Snapshot)"/>),
+    /// Registers the snapshot cache (set snapshots through <see cref="SnapshotCache.TrySetSnapshot(Snapshots.Snapshot)"/>),
     /// the protocol engine (also <see cref="IXdsStatus"/>), metrics and gRPC.
     /// </summary>
     public static IServiceCollection AddXdsServer(this IServiceCollection services, Action<XdsServerOptions>? configure = null)

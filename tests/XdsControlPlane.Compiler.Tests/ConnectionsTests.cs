@@ -5,7 +5,7 @@ using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Translation;

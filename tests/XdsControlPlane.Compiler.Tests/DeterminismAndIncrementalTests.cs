@@ -1,6 +1,6 @@
 using Google.Protobuf;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes;

@@ -2,7 +2,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 using Validate;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Tests;
 

@@ -4,7 +4,7 @@ using Envoy.Config.Listener.V3;
 using Microsoft.Extensions.Logging.Abstractions;
 using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Tests;

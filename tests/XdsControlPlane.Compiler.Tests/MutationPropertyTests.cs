@@ -7,7 +7,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes;

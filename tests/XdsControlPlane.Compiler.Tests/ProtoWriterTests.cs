@@ -3,7 +3,7 @@ using Envoy.Config.Listener.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3.RBAC;
 using HttpRbacPerRoute = Envoy.Extensions.Filters.Http.Rbac.V3.RBACPerRoute;

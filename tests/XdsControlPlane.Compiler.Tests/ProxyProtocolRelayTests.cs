@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Tests;
 

@@ -3,7 +3,7 @@ using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using CoreCidr = Envoy.Config.Core.V3.CidrRange;
 using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3;
 using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManager;

@@ -2,7 +2,7 @@ using Envoy.Config.Listener.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Translation;

@@ -1,6 +1,6 @@
 using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using HealthCheck = Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheck;
 using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManager;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes;
 using XdsControlPlane.Sources.Translation;

@@ -152,12 +152,12 @@ public sealed class DeploymentManifestTests
             using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
             var bootstrapNode = (YamlMappingNode)Bootstrap()["node"];
             var node = new Envoy.Config.Core.V3.Node { Id = Scalar(bootstrapNode, "id"), Cluster = Scalar(bootstrapNode, "cluster") };
-            await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener });
+            await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Snapshots.TypeUrls.Listener });
 
             // The first answer comes once the source has synced and the tenant is compiled; nothing else is sent before.
             Assert.True(await stream.ResponseStream.MoveNext(cts.Token));
             var response = stream.ResponseStream.Current;
-            Assert.Equal(Compiler.Snapshots.TypeUrls.Listener, response.TypeUrl);
+            Assert.Equal(Snapshots.TypeUrls.Listener, response.TypeUrl);
             var listeners = response.Resources.Select(r => r.Unpack<Listener>()).ToDictionary(l => l.Name);
             Assert.Equal((uint)kubernetes.EnvoySniPort, listeners["sni_listener"].Address.SocketAddress.PortValue);
             Assert.Equal((uint)kubernetes.EnvoyTunnelingPort, listeners["tunneling_listener"].Address.SocketAddress.PortValue);

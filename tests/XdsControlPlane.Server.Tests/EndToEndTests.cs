@@ -78,8 +78,8 @@ public sealed class EndToEndTests : IAsyncLifetime
         var client = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(_channel);
         using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
         var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" };
-        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener });
-        var first = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Snapshots.TypeUrls.Listener });
+        var first = await NextOfType(stream, Snapshots.TypeUrls.Listener, cts.Token);
         var names = first.Resources.Select(r => r.Unpack<Listener>().Name).ToList();
         Assert.Contains("sni_listener", names);
         Assert.Contains("tunneling_listener", names);
@@ -95,11 +95,11 @@ public sealed class EndToEndTests : IAsyncLifetime
         // First the narrower list under the same filter name (new connections are refused at once), with no
         // listener change; then, once the revocation delay has passed, the drain: the tenant's chain itself
         // changes (its filter is renamed, so Envoy drains it) and the listener is re-sent.
-        var sameName = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ExtensionConfig, cts.Token, refuse: Compiler.Snapshots.TypeUrls.Listener);
+        var sameName = await NextOfType(stream, Snapshots.TypeUrls.ExtensionConfig, cts.Token, refuse: Snapshots.TypeUrls.Listener);
         var atOnce = sameName.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).Single().TypedConfig.Unpack<NetworkRbac>();
         Assert.DoesNotContain(atOnce.Rules.Policies.Values.SelectMany(p => p.Principals), p => p.DirectRemoteIp?.AddressPrefix == "203.0.113.0" && p.DirectRemoteIp.PrefixLen == 24);
         await Ack(stream, sameName, sameName.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).Single().Name);
-        var second = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
+        var second = await NextOfType(stream, Snapshots.TypeUrls.Listener, cts.Token);
         Assert.NotEqual(first.VersionInfo, second.VersionInfo);
         await Ack(stream, second);
         var narrowed = await SniRbac(stream, second, cts.Token);
@@ -139,15 +139,15 @@ public sealed class EndToEndTests : IAsyncLifetime
         using var stream = client.StreamAggregatedResources(cancellationToken: cts.Token);
         var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" }; // the only node served (--envoy-node-name)
         // As Envoy: LDS and SRDS as wildcards (SRDS because the tunneling listener's HCM names scoped_rds).
-        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Listener }, cts.Token);
-        var listeners = await NextOfType(stream, Compiler.Snapshots.TypeUrls.Listener, cts.Token);
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Snapshots.TypeUrls.Listener }, cts.Token);
+        var listeners = await NextOfType(stream, Snapshots.TypeUrls.Listener, cts.Token);
         await Ack(stream, listeners);
         var tunneling = TunnelingListener(listeners);
         var hcm = Listener.Parser.ParseFrom(tunneling).FilterChains.Single().Filters.Single().TypedConfig
             .Unpack<Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManager>();
         Assert.NotNull(hcm.ScopedRoutes.ScopedRds);
-        await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Compiler.Snapshots.TypeUrls.ScopedRoute }, cts.Token);
-        var scopes = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ScopedRoute, cts.Token);
+        await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Snapshots.TypeUrls.ScopedRoute }, cts.Token);
+        var scopes = await NextOfType(stream, Snapshots.TypeUrls.ScopedRoute, cts.Token);
         await Ack(stream, scopes);
         Assert.Contains("http2_connect/cluster-c9v4h2l7xd", ScopeNames(scopes));
 
@@ -187,11 +187,11 @@ public sealed class EndToEndTests : IAsyncLifetime
         {
             var response = await Next(stream, token);
             await Ack(stream, response);
-            if (response.TypeUrl == Compiler.Snapshots.TypeUrls.ScopedRoute)
+            if (response.TypeUrl == Snapshots.TypeUrls.ScopedRoute)
             {
                 return (response, listeners);
             }
-            if (response.TypeUrl == Compiler.Snapshots.TypeUrls.Listener)
+            if (response.TypeUrl == Snapshots.TypeUrls.Listener)
             {
                 listeners.Add(response);
             }
@@ -232,17 +232,17 @@ public sealed class EndToEndTests : IAsyncLifetime
         }
         Assert.Contains("type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC", filter.ConfigDiscovery.TypeUrls);
         // A subscription change carries the latest nonce and version of its type, as Envoy's does.
-        _lastSeen.TryGetValue(Compiler.Snapshots.TypeUrls.ExtensionConfig, out var seen);
+        _lastSeen.TryGetValue(Snapshots.TypeUrls.ExtensionConfig, out var seen);
         await stream.RequestStream.WriteAsync(new DiscoveryRequest
         {
-            TypeUrl = Compiler.Snapshots.TypeUrls.ExtensionConfig,
+            TypeUrl = Snapshots.TypeUrls.ExtensionConfig,
             ResourceNames = { filter.Name },
             ResponseNonce = seen?.Nonce ?? "",
             VersionInfo = seen?.VersionInfo ?? "",
         }, token);
         while (true)
         {
-            var response = await NextOfType(stream, Compiler.Snapshots.TypeUrls.ExtensionConfig, token);
+            var response = await NextOfType(stream, Snapshots.TypeUrls.ExtensionConfig, token);
             await Ack(stream, response, filter.Name);
             var config = response.Resources.Select(r => r.Unpack<Envoy.Config.Core.V3.TypedExtensionConfig>()).FirstOrDefault(c => c.Name == filter.Name);
             if (config is not null)

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Server.Hosting;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes;

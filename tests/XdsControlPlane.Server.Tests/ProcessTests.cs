@@ -133,7 +133,7 @@ public sealed class ProcessTests(ITestOutputHelper output)
                 await stream.RequestStream.WriteAsync(new DiscoveryRequest
                 {
                     Node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" },
-                    TypeUrl = Compiler.Snapshots.TypeUrls.Listener,
+                    TypeUrl = Snapshots.TypeUrls.Listener,
                 });
                 Assert.True(await stream.ResponseStream.MoveNext(cts.Token));
                 // The client goes away without closing its stream (Envoy restarting): a reset, not an end.

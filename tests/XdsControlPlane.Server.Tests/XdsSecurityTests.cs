@@ -134,7 +134,7 @@ public sealed class XdsSecurityTests : IDisposable
             await stream.RequestStream.WriteAsync(new DiscoveryRequest
             {
                 Node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" },
-                TypeUrl = Compiler.Snapshots.TypeUrls.Cluster,
+                TypeUrl = Snapshots.TypeUrls.Cluster,
             });
             Assert.True(await stream.ResponseStream.MoveNext(cts.Token));
             Assert.NotEmpty(stream.ResponseStream.Current.Resources);
@@ -144,7 +144,7 @@ public sealed class XdsSecurityTests : IDisposable
             await other.RequestStream.WriteAsync(new DiscoveryRequest
             {
                 Node = new Envoy.Config.Core.V3.Node { Id = "someone-else" },
-                TypeUrl = Compiler.Snapshots.TypeUrls.Cluster,
+                TypeUrl = Snapshots.TypeUrls.Cluster,
             });
             var denied = await Assert.ThrowsAsync<RpcException>(() => other.ResponseStream.MoveNext(cts.Token));
             Assert.Equal(StatusCode.PermissionDenied, denied.StatusCode);

@@ -2,7 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Envoy.Service.Status.V3;
 using Grpc.Core;
 using Grpc.Net.Client;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 

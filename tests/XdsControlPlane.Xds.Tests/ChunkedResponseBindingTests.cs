@@ -8,7 +8,7 @@ using Envoy.Service.Route.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Services;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;

@@ -1,4 +1,4 @@
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 

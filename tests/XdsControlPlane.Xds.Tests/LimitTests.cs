@@ -2,7 +2,7 @@ using Envoy.Service.Discovery.V3;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Grpc.Net.Client;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 

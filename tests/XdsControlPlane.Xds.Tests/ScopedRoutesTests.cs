@@ -1,6 +1,6 @@
 using System.Text.Json;
 using Envoy.Service.Status.V3;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 

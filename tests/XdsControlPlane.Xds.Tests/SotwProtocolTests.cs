@@ -1,5 +1,5 @@
 using Envoy.Config.Cluster.V3;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Tests.Infrastructure;
 using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 

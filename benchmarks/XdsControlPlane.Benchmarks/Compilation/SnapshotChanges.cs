@@ -1,4 +1,4 @@
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Benchmarks.Compilation;
 

@@ -4,7 +4,7 @@ using XdsControlPlane.Benchmarks.Compilation;
 using XdsControlPlane.Benchmarks.Xds;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Benchmarks.Ecds;

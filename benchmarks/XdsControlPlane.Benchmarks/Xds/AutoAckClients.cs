@@ -2,7 +2,7 @@ using Envoy.Config.Core.V3;
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
 using Grpc.Net.Client;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Benchmarks.Xds;
 

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Benchmarks.Xds;
 

@@ -3,7 +3,7 @@ using BenchmarkDotNet.Attributes;
 using Envoy.Service.Discovery.V3;
 using XdsControlPlane.Benchmarks.Compilation;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Benchmarks.Xds;

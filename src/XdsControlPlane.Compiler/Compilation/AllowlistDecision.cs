@@ -54,8 +54,6 @@ public sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, 
     public bool EmitsFilter => Enforcement is Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol
         or Enforcement.DryRun or Enforcement.NotEnforceableDenyAll;
 
-    public bool IsEnforced => Enforcement is Enforcement.EnforcedDirect or Enforcement.EnforcedProxyProtocol or Enforcement.NotEnforceableDenyAll;
-
     /// <summary>
     /// With PROXY protocol, whether the effective list shares addresses with the trusted load balancer ranges. Since
     /// a connection from the load balancer is judged by its PROXY header alone, that admits only header-less

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using CoreCidr = Envoy.Config.Core.V3.CidrRange;
 using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3;

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;

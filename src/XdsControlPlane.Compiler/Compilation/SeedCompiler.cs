@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
@@ -283,7 +283,7 @@ public static class SeedCompiler
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
             () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
             () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
-                .Select(c => ResourceReferences.OfPart(c, chain => ResourceReferences.OfChain(EnvoyNames.SniListener, chain)))));
+                .Select(c => ResourceReferences.OfPart(c, part => ResourceReferences.OfChain(EnvoyNames.SniListener, part.Message)))));
         // The tunneling listener depends on the seed alone (its scopes come by SRDS): the same resource, bytes and
         // version for as long as some tenant tunnels, whoever comes or goes.
         if (scopes.Resources.Count == 0)

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;

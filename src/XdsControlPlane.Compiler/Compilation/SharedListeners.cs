@@ -12,7 +12,7 @@ using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Type.Matcher.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;

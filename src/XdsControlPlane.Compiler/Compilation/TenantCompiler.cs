@@ -8,7 +8,7 @@ using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;

@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds.Debug;
 

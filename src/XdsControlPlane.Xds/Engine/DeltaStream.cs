@@ -1,6 +1,6 @@
 using Envoy.Service.Discovery.V3;
 using Grpc.Core;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Internal;
 
 namespace XdsControlPlane.Xds.Engine;

@@ -2,7 +2,7 @@ using System.Threading.Channels;
 using Envoy.Config.Core.V3;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds.Engine;
 
@@ -161,7 +161,7 @@ internal abstract class XdsStream
         while (await signal.WaitToReadAsync(ct))
         {
             signal.TryRead(out _);
-            var current = Engine.Cache.GetSnapshot(Node);
+            var current = Engine.Cache.Current;
             if (!current.IsApplied)
             {
                 // Nothing applied yet (a replica still reading its source). Answering now would send Envoy an

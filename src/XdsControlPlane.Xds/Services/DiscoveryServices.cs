@@ -5,7 +5,7 @@ using Envoy.Service.Extension.V3;
 using Envoy.Service.Listener.V3;
 using Envoy.Service.Route.V3;
 using Grpc.Core;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using XdsControlPlane.Xds.Engine;
 
 namespace XdsControlPlane.Xds.Services;

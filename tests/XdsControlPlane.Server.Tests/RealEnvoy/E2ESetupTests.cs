@@ -113,19 +113,19 @@ public sealed class E2ESetupTests
             var ads = new AggregatedDiscoveryService.AggregatedDiscoveryServiceClient(channel);
             using var stream = ads.StreamAggregatedResources(cancellationToken: cts.Token);
             var node = new Envoy.Config.Core.V3.Node { Id = "kube", Cluster = "np-cluster" };
-            await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Compiler.Snapshots.TypeUrls.Cluster });
-            await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Compiler.Snapshots.TypeUrls.Listener });
+            await stream.RequestStream.WriteAsync(new DiscoveryRequest { Node = node, TypeUrl = Snapshots.TypeUrls.Cluster });
+            await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Snapshots.TypeUrls.Listener });
             List<Listener>? listeners = null;
             List<Envoy.Config.Cluster.V3.Cluster>? clusters = null;
             while (listeners is null || clusters is null)
             {
                 Assert.True(await stream.ResponseStream.MoveNext(cts.Token));
                 var response = stream.ResponseStream.Current;
-                if (response.TypeUrl == Compiler.Snapshots.TypeUrls.Listener)
+                if (response.TypeUrl == Snapshots.TypeUrls.Listener)
                 {
                     listeners = [.. response.Resources.Select(r => r.Unpack<Listener>())];
                 }
-                else if (response.TypeUrl == Compiler.Snapshots.TypeUrls.Cluster)
+                else if (response.TypeUrl == Snapshots.TypeUrls.Cluster)
                 {
                     clusters = [.. response.Resources.Select(r => r.Unpack<Envoy.Config.Cluster.V3.Cluster>())];
                 }
@@ -138,12 +138,12 @@ public sealed class E2ESetupTests
             var names = clusters.Where(c => c.Name.Contains("cluster-" + E2ESetup.Tenant, StringComparison.Ordinal))
                 .Select(c => string.IsNullOrEmpty(c.EdsClusterConfig?.ServiceName) ? c.Name : c.EdsClusterConfig.ServiceName).ToList();
             Assert.NotEmpty(names);
-            await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Compiler.Snapshots.TypeUrls.Endpoint, ResourceNames = { names } });
+            await stream.RequestStream.WriteAsync(new DiscoveryRequest { TypeUrl = Snapshots.TypeUrls.Endpoint, ResourceNames = { names } });
             List<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>? assignments = null;
             while (assignments is null)
             {
                 Assert.True(await stream.ResponseStream.MoveNext(cts.Token));
-                if (stream.ResponseStream.Current.TypeUrl == Compiler.Snapshots.TypeUrls.Endpoint)
+                if (stream.ResponseStream.Current.TypeUrl == Snapshots.TypeUrls.Endpoint)
                 {
                     assignments = [.. stream.ResponseStream.Current.Resources.Select(r => r.Unpack<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>())];
                 }

@@ -239,12 +239,12 @@ internal static class ResponseExtensions
     public static string[] Names(this DiscoveryResponse response) =>
         [.. response.Resources.Select(any => any.TypeUrl switch
         {
-            Compiler.Snapshots.TypeUrls.Cluster => any.Unpack<Envoy.Config.Cluster.V3.Cluster>().Name,
-            Compiler.Snapshots.TypeUrls.Endpoint => any.Unpack<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>().ClusterName,
-            Compiler.Snapshots.TypeUrls.Listener => any.Unpack<Envoy.Config.Listener.V3.Listener>().Name,
-            Compiler.Snapshots.TypeUrls.Route => any.Unpack<Envoy.Config.Route.V3.RouteConfiguration>().Name,
-            Compiler.Snapshots.TypeUrls.ScopedRoute => any.Unpack<Envoy.Config.Route.V3.ScopedRouteConfiguration>().Name,
-            Compiler.Snapshots.TypeUrls.ExtensionConfig => any.Unpack<TypedExtensionConfig>().Name,
+            Snapshots.TypeUrls.Cluster => any.Unpack<Envoy.Config.Cluster.V3.Cluster>().Name,
+            Snapshots.TypeUrls.Endpoint => any.Unpack<Envoy.Config.Endpoint.V3.ClusterLoadAssignment>().ClusterName,
+            Snapshots.TypeUrls.Listener => any.Unpack<Envoy.Config.Listener.V3.Listener>().Name,
+            Snapshots.TypeUrls.Route => any.Unpack<Envoy.Config.Route.V3.RouteConfiguration>().Name,
+            Snapshots.TypeUrls.ScopedRoute => any.Unpack<Envoy.Config.Route.V3.ScopedRouteConfiguration>().Name,
+            Snapshots.TypeUrls.ExtensionConfig => any.Unpack<TypedExtensionConfig>().Name,
             _ => throw new InvalidOperationException(any.TypeUrl),
         })];
 

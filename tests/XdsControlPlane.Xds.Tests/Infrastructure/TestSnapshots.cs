@@ -6,7 +6,7 @@ using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using XdsControlPlane.Compiler.Snapshots;
+using XdsControlPlane.Snapshots;
 using ListenerFilter = Envoy.Config.Listener.V3.Filter;
 using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3.RBAC;
 using RouteEntry = Envoy.Config.Route.V3.Route;

@@ -1,4 +1,4 @@
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>The xDS resource types this control plane serves.</summary>
 public static class TypeUrls

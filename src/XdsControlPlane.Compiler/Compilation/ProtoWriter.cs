@@ -1,7 +1,7 @@
 using System.Text;
 using Google.Protobuf;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>
 /// Writes a protobuf encoding field by field, for the resources the compiler produces per tenant (chains,

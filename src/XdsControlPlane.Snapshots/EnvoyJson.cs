@@ -2,7 +2,7 @@ using System.Reflection;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>Renders Envoy resources as canonical Envoy JSON (what <c>config_dump</c> shows), including every packed <c>Any</c>.</summary>
 public static class EnvoyJson

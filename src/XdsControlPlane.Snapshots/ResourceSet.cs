@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>All resources of one type in a snapshot, by name, with a version for the whole set.</summary>
 public sealed class ResourceSet

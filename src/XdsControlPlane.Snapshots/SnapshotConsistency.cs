@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>
 /// A snapshot is served only if everything it refers to is in it: a listener pointing at a missing

@@ -1,6 +1,6 @@
 using System.Collections.Immutable;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>
 /// An immutable, consistent set of Envoy resources of every served type. Built by the compiler,

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using Google.Protobuf;
-using XdsControlPlane.Compiler.Compilation;
 using Envoy.Config.Cluster.V3;
 using Envoy.Config.Listener.V3;
 using Envoy.Config.Route.V3;
@@ -8,10 +7,7 @@ using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using TypedExtensionConfig = Envoy.Config.Core.V3.TypedExtensionConfig;
 
-namespace XdsControlPlane.Compiler.Snapshots;
-
-/// <summary>A filter a listener takes from ECDS: its name, the types it accepts, and its default config's type.</summary>
-public sealed record DiscoveredFilter(string Listener, string Name, IReadOnlyList<string> TypeUrls, string? DefaultTypeUrl);
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>
 /// What one resource refers to, read once from its message and kept by the (immutable) resource: the
@@ -63,9 +59,13 @@ public sealed class ResourceReferences
     // read once in its life, whichever listener asks.
     private static readonly ConditionalWeakTable<object, ResourceReferences> PartCache = new();
 
-    /// <summary>The references of one part of a shared listener (a chain of the SNI listener), read once per part with <paramref name="read"/>.</summary>
-    public static ResourceReferences OfPart<T>(HashedPart<T> part, Func<T, ResourceReferences> read)
-        where T : IMessage<T>, new() => PartCache.GetValue(part, _ => read(part.Message));
+    /// <summary>
+    /// The references of one part of a shared listener (a chain of the SNI listener), read once per part with
+    /// <paramref name="read"/>. The part is whatever object its maker keeps for it (the compiler's HashedPart):
+    /// only its identity is used, so this package need not know how parts are made.
+    /// </summary>
+    public static ResourceReferences OfPart<TPart>(TPart part, Func<TPart, ResourceReferences> read)
+        where TPart : class => PartCache.GetValue(part, _ => read(part));
 
     /// <summary>What one filter chain of <paramref name="listener"/> refers to.</summary>
     public static ResourceReferences OfChain(string listener, FilterChain? chain)

@@ -4,12 +4,12 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
 
-namespace XdsControlPlane.Compiler.Snapshots;
+namespace XdsControlPlane.Snapshots;
 
 /// <summary>
 /// Serialisation of the messages the compiler still builds (the shared listeners, what every tenant of a seed
 /// shares, the trie matcher): the same bytes as <c>ToByteString</c> and <c>Any.Pack</c>, without their per-call
-/// <c>CodedOutputStream</c> and type-URL string. Per-tenant resources are written by <see cref="ProtoWriter"/>.
+/// <c>CodedOutputStream</c> and type-URL string. Per-tenant resources are written by the compiler's ProtoWriter.
 /// </summary>
 public static class ProtoBytes
 {
