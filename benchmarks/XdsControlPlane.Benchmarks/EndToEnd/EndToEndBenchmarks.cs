@@ -121,12 +121,13 @@ public class EndToEndBenchmarks
 
         if (Change != "widen")
         {
-            // Stock to narrow from: /32s no random range of the synthetic seed covers, each removal a real narrowing.
+            // Stock to narrow from: /32s outside the seed's random ranges, so each removal is a real narrowing
+            // (PublishedAsync throws when a change touched nothing).
             _ranges.AddRange(Enumerable.Range(0, NarrowStock).Select(k => $"100.64.{k / 256}.{k % 256}/32"));
             await ApplyEditAsync(full: false);
             await DrainAsync();
         }
-        // One change of each kind the process times, before any clock, so the first measured one finds everything warm.
+        // One change of the kind this process times, before any clock, so the first measured one finds everything warm.
         await BeforeChangeAsync(full);
         await OneChangeAsync(full);
         _latencies.Clear();
