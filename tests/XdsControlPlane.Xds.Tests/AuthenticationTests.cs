@@ -47,7 +47,7 @@ public sealed class AuthenticationTests : IDisposable
         await using var server = await StartTlsAsync(logs);
         using var channel = _certs.Channel(server.Address, _certs.UntrustedClient);
         await using var client = SotwClient.Ads(channel, "envoy-1");
-        var error = await SendExpectingErrorAsync(client);
+        var error = await client.RequestExpectingErrorAsync(TypeUrls.Cluster);
         AssertRefusedByTheTransport(error);
         await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.TlsHandshake) >= 1, "the handshake counted as refused");
         Assert.Contains(logs.Lines, l => l.EventName == "TlsHandshakeRefused" && l.Message.Contains("not accepted", StringComparison.Ordinal));
@@ -61,7 +61,7 @@ public sealed class AuthenticationTests : IDisposable
         await using var server = await StartTlsAsync(logs);
         using var channel = _certs.Channel(server.Address, clientCertificate: null);
         await using var client = SotwClient.Ads(channel, "envoy-1");
-        var error = await SendExpectingErrorAsync(client);
+        var error = await client.RequestExpectingErrorAsync(TypeUrls.Cluster);
         AssertRefusedByTheTransport(error);
         await XdsTestServer.EventuallyAsync(() => server.Engine.Metrics.RefusedCount(XdsRefusal.TlsHandshake) >= 1, "the handshake counted as refused");
         Assert.Contains(logs.Lines, l => l.EventName == "TlsHandshakeRefused" && l.Message.Contains("no client certificate", StringComparison.Ordinal));
@@ -75,7 +75,7 @@ public sealed class AuthenticationTests : IDisposable
         using var channel = GrpcChannel.ForAddress(server.Address.Replace("https://", "http://", StringComparison.Ordinal));
         await using var client = SotwClient.Ads(channel, "envoy-1");
         // The client sees the TLS listener drop its cleartext preface as UNAVAILABLE or INTERNAL, by timing.
-        var error = await SendExpectingErrorAsync(client);
+        var error = await client.RequestExpectingErrorAsync(TypeUrls.Cluster);
         Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, error.ToString());
         Assert.Empty(server.Engine.Connected());
     }
@@ -249,22 +249,4 @@ public sealed class AuthenticationTests : IDisposable
     /// </summary>
     private static void AssertRefusedByTheTransport(RpcException error) =>
         Assert.True(error.StatusCode is StatusCode.Unavailable or StatusCode.Internal, error.ToString());
-
-    /// <summary>Sends the first request and returns the status the call ends with (a refused handshake fails either).</summary>
-    private static async Task<RpcException> SendExpectingErrorAsync(SotwClient client)
-    {
-        try
-        {
-            await client.RequestAsync(TypeUrls.Cluster);
-        }
-        catch (RpcException ex)
-        {
-            return ex;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
-        {
-            // The request stream may fail first; the call's status is what the response side reports.
-        }
-        return await client.ExpectErrorAsync();
-    }
 }

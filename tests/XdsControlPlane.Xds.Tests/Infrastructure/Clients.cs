@@ -181,6 +181,26 @@ internal sealed class SotwClient : XdsClient<DiscoveryRequest, DiscoveryResponse
         return SendAsync(request);
     }
 
+    /// <summary>
+    /// Sends a request the server is expected to refuse and returns the status the call ends with: the request side
+    /// may fail first (a refused handshake, a reset stream), and the call's status is what the response side reports.
+    /// </summary>
+    public async Task<RpcException> RequestExpectingErrorAsync(string typeUrl)
+    {
+        try
+        {
+            await RequestAsync(typeUrl);
+        }
+        catch (RpcException ex)
+        {
+            return ex;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
+        {
+        }
+        return await ExpectErrorAsync();
+    }
+
     /// <summary>Subscribes and returns the first response.</summary>
     public async Task<DiscoveryResponse> SubscribeAsync(string typeUrl, params string[] names)
     {
