@@ -69,9 +69,6 @@ public sealed record Tenant
 {
     public required string Id { get; init; }
 
-    /// <summary>False when Services exist in <c>cluster-&lt;id&gt;</c> but no KKP Cluster object was seen.</summary>
-    public bool HasClusterObject { get; init; } = true;
-
     public ExposeStrategy Strategy { get; init; } = ExposeStrategy.Tunneling;
 
     /// <summary><c>Cluster.spec.cloud.providerName</c>, informational.</summary>

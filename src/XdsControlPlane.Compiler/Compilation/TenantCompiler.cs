@@ -474,7 +474,8 @@ public static class TenantCompiler
     private static IReadOnlyList<Diagnostic> ReportDecision(Tenant tenant, AllowlistDecision decision, SeedSettings seed)
     {
         var diagnostics = new List<Diagnostic>(0);
-        var obj = tenant.HasClusterObject ? $"Cluster/{tenant.Id}" : $"Namespace/{tenant.Namespace}";
+        // Every served tenant has its Cluster object: Services without one are never served (ClusterMissing).
+        var obj = $"Cluster/{tenant.Id}";
         switch (decision.Enforcement)
         {
             case Enforcement.NotEnforceableOpen:
