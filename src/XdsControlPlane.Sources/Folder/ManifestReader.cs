@@ -434,57 +434,38 @@ public static class ManifestReader
     /// <summary>JSON's number grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?</summary>
     internal static bool IsJsonNumber(string s)
     {
-        var i = 0;
-        if (i < s.Length && s[i] == '-')
-        {
-            i++;
-        }
+        var i = s.Length > 0 && s[0] == '-' ? 1 : 0;
         if (i >= s.Length || !char.IsAsciiDigit(s[i]))
         {
             return false;
         }
-        if (s[i] == '0')
-        {
-            i++;
-        }
-        else
-        {
-            while (i < s.Length && char.IsAsciiDigit(s[i]))
-            {
-                i++;
-            }
-        }
+        i = s[i] == '0' ? i + 1 : SkipDigits(s, i);
         if (i < s.Length && s[i] == '.')
         {
-            i++;
-            var digits = i;
-            while (i < s.Length && char.IsAsciiDigit(s[i]))
-            {
-                i++;
-            }
-            if (i == digits)
+            var digits = i + 1;
+            if ((i = SkipDigits(s, digits)) == digits)
             {
                 return false;
             }
         }
         if (i < s.Length && (s[i] == 'e' || s[i] == 'E'))
         {
-            i++;
-            if (i < s.Length && (s[i] == '+' || s[i] == '-'))
-            {
-                i++;
-            }
-            var digits = i;
-            while (i < s.Length && char.IsAsciiDigit(s[i]))
-            {
-                i++;
-            }
-            if (i == digits)
+            var digits = i + 1 < s.Length && (s[i + 1] == '+' || s[i + 1] == '-') ? i + 2 : i + 1;
+            if ((i = SkipDigits(s, digits)) == digits)
             {
                 return false;
             }
         }
         return i == s.Length;
+
+        static int SkipDigits(string s, int i)
+        {
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+            {
+                i++;
+            }
+            return i;
+        }
     }
 
     /// <summary>A string field takes a plain scalar as written: <c>version: 1.30</c> is "1.30", <c>enabled: true</c> is "true".</summary>
