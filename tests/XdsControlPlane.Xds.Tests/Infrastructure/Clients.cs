@@ -185,15 +185,19 @@ internal sealed class SotwClient : XdsClient<DiscoveryRequest, DiscoveryResponse
     /// Sends a request the server is expected to refuse and returns the status the call ends with: the request side
     /// may fail first (a refused handshake, a reset stream), and the call's status is what the response side reports.
     /// </summary>
-    public async Task<RpcException> RequestExpectingErrorAsync(string typeUrl)
+    public async Task<RpcException> RequestExpectingErrorAsync(string typeUrl, IEnumerable<string>? names = null)
     {
         try
         {
-            await RequestAsync(typeUrl);
+            await RequestAsync(typeUrl, names);
         }
-        catch (RpcException ex)
+        catch (RpcException ex) when (ex.StatusCode != StatusCode.Cancelled)
         {
             return ex;
+        }
+        catch (RpcException)
+        {
+            // CANCELLED: the write of a large request was cut short because the server already ended the call.
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException)
         {
