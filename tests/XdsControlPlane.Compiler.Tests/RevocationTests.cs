@@ -330,6 +330,9 @@ public sealed class RevocationTests
     [InlineData("ecds", "2h", 7200)]
     [InlineData("ecds", "45s", 45)]
     [InlineData("ecds", "0", 0)]
+    [InlineData("ecds", "1h30m", 5400)] // the flags' grammar: one way to write a duration everywhere
+    [InlineData("ecds", "3600", 3600)]
+    [InlineData("ecds", "720h", 2592000)]
     public void SeedAnnotationsSelectDeliveryAndCap(string? delivery, string? cap, int seconds)
     {
         var yaml = "apiVersion: kubermatic.k8c.io/v1\nkind: Seed\nmetadata:\n  name: s\n  annotations:\n    nodeport-proxy.k8s.io/cloud-provider: aws\n"
@@ -345,6 +348,9 @@ public sealed class RevocationTests
     [InlineData("-5m")]
     [InlineData("h")]
     [InlineData("31000000s")]
+    [InlineData("721h")] // over 30 days
+    [InlineData("500ms")] // would end connections before a handshake
+    [InlineData("1 h")]
     public void ABadCapRejectsTheSeed(string cap)
     {
         var yaml = "apiVersion: kubermatic.k8c.io/v1\nkind: Seed\nmetadata:\n  name: s\n  annotations:\n"

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Reflection;
 using XdsControlPlane.Server.Hosting;
+using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Tests;
@@ -297,7 +298,7 @@ public sealed class CommandLineTests
     [InlineData("45", 45_000)]
     public void DurationsAreGoStyle(string text, double milliseconds)
     {
-        Assert.True(KubernetesSourceOptions.TryParseDuration(text, out var duration), text);
+        Assert.True(GoDuration.TryParse(text, out var duration), text);
         Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), duration);
     }
 
@@ -312,7 +313,7 @@ public sealed class CommandLineTests
     [InlineData("1e300h")]
     [InlineData("NaN")]
     [InlineData("Infinity")]
-    public void NotADuration(string text) => Assert.False(KubernetesSourceOptions.TryParseDuration(text, out _), text);
+    public void NotADuration(string text) => Assert.False(GoDuration.TryParse(text, out _), text);
 
     [Theory]
     [InlineData(0, "0s")]
@@ -323,8 +324,8 @@ public sealed class CommandLineTests
     [InlineData(1_500, "1.5s")]
     public void DurationsArePrintedAsTheyAreRead(int milliseconds, string text)
     {
-        Assert.Equal(text, KubernetesSourceOptions.FormatDuration(TimeSpan.FromMilliseconds(milliseconds)));
-        Assert.True(KubernetesSourceOptions.TryParseDuration(text, out var back));
+        Assert.Equal(text, GoDuration.Format(TimeSpan.FromMilliseconds(milliseconds)));
+        Assert.True(GoDuration.TryParse(text, out var back));
         Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), back);
     }
 }

@@ -4,6 +4,7 @@ using System.CommandLine.Parsing;
 using System.Globalization;
 using System.Net;
 using System.Reflection;
+using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Hosting;
@@ -66,7 +67,7 @@ public static class ControlPlaneCommandLine
 
     private static readonly Option<TimeSpan> RevocationDelay = Duration("--revocation-delay", TimeSpan.FromHours(1),
         $"How long a narrowed allowlist's live connections may wait so that narrowings are drained together; 0 drains at once. "
-        + $"New connections are refused at once either way. 0 to 1h. Default: {KubernetesSourceOptions.FormatDuration(ServerDefaults.RevocationDelay)}.");
+        + $"New connections are refused at once either way. 0 to 1h. Default: {GoDuration.Format(ServerDefaults.RevocationDelay)}.");
 
     private static readonly Option<string> EnvoyNodeName = new("--envoy-node-name")
     {
@@ -181,19 +182,19 @@ public static class ControlPlaneCommandLine
 
     private static readonly Option<TimeSpan> WatchTimeout = Duration("--watch-timeout", null,
         $"Server-side timeout of each watch (each asks for a random value in [this, 2 x this)); at least 1s. "
-        + $"Default: {KubernetesSourceOptions.FormatDuration(KubernetesDefaults.WatchTimeout)}.");
+        + $"Default: {GoDuration.Format(KubernetesDefaults.WatchTimeout)}.");
 
     private static readonly Option<TimeSpan> WatchdogTimeout = Duration("--watchdog-timeout", null,
         $"A watch that delivers no event and no bookmark for this long is presumed hung and restarted. "
-        + $"Default: {KubernetesSourceOptions.FormatDuration(KubernetesDefaults.WatchdogTimeout)}.");
+        + $"Default: {GoDuration.Format(KubernetesDefaults.WatchdogTimeout)}.");
 
     private static readonly Option<TimeSpan> Debounce = Duration("--debounce", null,
         $"Wait this long after the last change before publishing (a burst of changes becomes one update). "
-        + $"Default: {KubernetesSourceOptions.FormatDuration(KubernetesDefaults.Debounce)}.");
+        + $"Default: {GoDuration.Format(KubernetesDefaults.Debounce)}.");
 
     private static readonly Option<TimeSpan> MaxDelay = Duration("--max-delay", null,
         $"Never hold a change back longer than this, however long the burst; at least --debounce. "
-        + $"Default: {KubernetesSourceOptions.FormatDuration(KubernetesDefaults.MaxDelay)}.");
+        + $"Default: {GoDuration.Format(KubernetesDefaults.MaxDelay)}.");
 
     private static readonly Option<bool> Version = new("--version")
     {
@@ -450,12 +451,12 @@ public static class ControlPlaneCommandLine
         CustomParser = argument =>
         {
             var value = argument.Tokens.Count > 0 ? argument.Tokens[0].Value : "";
-            if (KubernetesSourceOptions.TryParseDuration(value, out var duration) && (max is null || duration <= max))
+            if (GoDuration.TryParse(value, out var duration) && (max is null || duration <= max))
             {
                 return duration;
             }
             argument.AddError(max is { } limit
-                ? $"{name} '{value}' is not a duration between 0 and {KubernetesSourceOptions.FormatDuration(limit)} (for example 5s, 500ms, 1h30m, 0)"
+                ? $"{name} '{value}' is not a duration between 0 and {GoDuration.Format(limit)} (for example 5s, 500ms, 1h30m, 0)"
                 : $"{name} '{value}' is not a duration (for example 90s, 250ms, 1h30m, 0)");
             return default;
         },

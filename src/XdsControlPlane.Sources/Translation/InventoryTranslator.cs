@@ -296,7 +296,7 @@ public static class InventoryTranslator
             v => settings = settings with { RbacDelivery = v });
         if (annotations.TryGetValue(Annotations.MaxConnectionDuration, out var maxDuration))
         {
-            if (TryParseDuration(maxDuration.Trim(), out var duration))
+            if (TryParseConnectionCap(maxDuration, out var duration))
             {
                 settings = settings with { MaxConnectionDuration = duration };
             }
@@ -304,7 +304,7 @@ public static class InventoryTranslator
             {
                 ok = false;
                 diagnostics.Add(Error("InvalidAnnotation", obj, $"metadata.annotations[{Annotations.MaxConnectionDuration}]",
-                    $"'{maxDuration}' is not a duration such as '1h', '90m' or '3600s' (or '0' for no cap)"));
+                    $"'{maxDuration}' is not a duration from 1s to 30 days such as '1h', '90m' or '1h30m' (or '0' for no cap)"));
             }
         }
         if (settings.ProxyProtocol && settings.ProxyProtocolTrustedRanges.Count == 0)
@@ -381,27 +381,16 @@ public static class InventoryTranslator
         return settings;
     }
 
-    /// <summary>"0", or a whole number followed by s, m or h (e.g. "90m"); at most 30 days.</summary>
-    internal static bool TryParseDuration(string text, out TimeSpan duration)
-    {
-        duration = TimeSpan.Zero;
-        if (text == "0")
-        {
-            return true;
-        }
-        if (text.Length < 2 || !long.TryParse(text.AsSpan(0, text.Length - 1), System.Globalization.NumberStyles.None,
-                System.Globalization.CultureInfo.InvariantCulture, out var amount) || amount <= 0 || amount > 30L * 24 * 3600)
-        {
-            return false;
-        }
-        var seconds = text[^1] switch { 's' => amount, 'm' => amount * 60, 'h' => amount * 3600, _ => -1 };
-        if (seconds <= 0 || seconds > 30L * 24 * 3600)
-        {
-            return false;
-        }
-        duration = TimeSpan.FromSeconds(seconds);
-        return true;
-    }
+    /// <summary>The longest cap the annotation takes: longer is surely a typo, and a cap is what bounds a revoked tunnel.</summary>
+    private static readonly TimeSpan LongestConnectionCap = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// The project's duration grammar (<see cref="GoDuration"/>) bounded for a connection cap: <c>0</c> (no cap) or from one
+    /// second (shorter would end connections before a TLS handshake completes) to 30 days.
+    /// </summary>
+    internal static bool TryParseConnectionCap(string text, out TimeSpan duration) =>
+        GoDuration.TryParse(text, out duration)
+        && (duration == TimeSpan.Zero || (duration >= TimeSpan.FromSeconds(1) && duration <= LongestConnectionCap));
 
     private static Tenant? TranslateTenant(string id, KkpCluster cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
     {
