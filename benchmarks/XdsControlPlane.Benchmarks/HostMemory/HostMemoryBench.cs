@@ -29,18 +29,44 @@ public static class HostMemoryBench
 {
     private const string PodHeapLimit = "0x30000000"; // 768 MiB: 75% of the 1 GiB container limit, the runtime's default there
 
-    /// <summary>The settings compared; the first is the baseline. Each names every GC variable it relies on.</summary>
+    /// <summary>
+    /// The settings compared; the first is the baseline. Each names every GC variable the runtimeconfig sets (a DOTNET_
+    /// variable wins over it; 0 restores the runtime's default), so that a row means the same whatever is shipped.
+    /// </summary>
     public static readonly IReadOnlyList<(string Name, Dictionary<string, string> Environment)> Settings =
     [
-        ("server+DATAS (before)", new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCDynamicAdaptationMode"] = "1", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
-        ("server+DATAS no limit", new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCDynamicAdaptationMode"] = "1" }),
-        ("server DATAS off", new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCDynamicAdaptationMode"] = "0", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
-        ("workstation", new() { ["DOTNET_gcServer"] = "0", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
-        ("workstation conserve=5", new() { ["DOTNET_gcServer"] = "0", ["DOTNET_GCConserveMemory"] = "5", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
-        ("workstation gen0 16 MB", new() { ["DOTNET_gcServer"] = "0", ["DOTNET_GCGen0MaxBudget"] = "0x1000000", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
-        ("server+DATAS conserve=5", new() { ["DOTNET_gcServer"] = "1", ["DOTNET_GCDynamicAdaptationMode"] = "1", ["DOTNET_GCConserveMemory"] = "5", ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
+        ("server+DATAS (before)", Env(("DOTNET_gcServer", "1"), ("DOTNET_GCDynamicAdaptationMode", "1"))),
+        ("server+DATAS no limit", Env(("DOTNET_gcServer", "1"), ("DOTNET_GCDynamicAdaptationMode", "1"), ("DOTNET_GCHeapHardLimit", null))),
+        ("server DATAS off", Env(("DOTNET_gcServer", "1"), ("DOTNET_GCDynamicAdaptationMode", "0"))),
+        ("workstation", Env(("DOTNET_gcServer", "0"))),
+        ("workstation conserve=5", Env(("DOTNET_gcServer", "0"), ("DOTNET_GCConserveMemory", "5"))),
+        ("workstation gen0 16 MB", Env(("DOTNET_gcServer", "0"), ("DOTNET_GCGen0MaxBudget", "0x1000000"))),
+        ("server+DATAS conserve=5", Env(("DOTNET_gcServer", "1"), ("DOTNET_GCDynamicAdaptationMode", "1"), ("DOTNET_GCConserveMemory", "5"))),
+        // The runtimeconfig's settings (src/XdsControlPlane.Server/XdsControlPlane.Server.csproj), in the pod.
         ("as shipped", new() { ["DOTNET_GCHeapHardLimit"] = PodHeapLimit }),
     ];
+
+    private static Dictionary<string, string> Env(params (string Name, string? Value)[] overrides)
+    {
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["DOTNET_GCConserveMemory"] = "0",
+            ["DOTNET_GCGen0MaxBudget"] = "0",
+            ["DOTNET_GCHeapHardLimit"] = PodHeapLimit,
+        };
+        foreach (var (name, value) in overrides)
+        {
+            if (value is null)
+            {
+                environment.Remove(name);
+            }
+            else
+            {
+                environment[name] = value;
+            }
+        }
+        return environment;
+    }
 
     private static int ChurnSeconds = 40;
 
@@ -241,7 +267,7 @@ public static class HostMemoryBench
         row.Problems += host.Problems.Count;
         foreach (var problem in host.Problems.Take(3))
         {
-            Console.WriteLine($"host-memory:   host: {problem}");
+            Console.WriteLine($"host-memory:   host: {(problem.Length > 6000 ? problem[..6000] : problem)}");
         }
     }
 
