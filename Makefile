@@ -50,8 +50,10 @@ e2e:
 		--logger "console;verbosity=detailed"
 
 # Every benchmark (rule compilation, CIDR trie, push fan-out); figures are ratios against baselines run alongside.
+# Then the real host's resident memory under each GC setting (docs/performance.md, "Memory of the host"; ~15 minutes).
 bench: check-tools
-	$(DOTNET) run -c Release --project benchmarks/XdsControlPlane.Benchmarks -- --filter '*' --job short
+	$(DOTNET) run -c Release --project benchmarks/XdsControlPlane.Benchmarks -- --filter '*' --job short --buildTimeout 1200
+	$(DOTNET) run -c Release --project benchmarks/XdsControlPlane.Benchmarks -- host-memory
 
 # Multi-stage build (Dockerfile): the SDK stage fetches the protos with node/npm, the runtime stage is chiselled and non-root.
 image:

@@ -6,11 +6,17 @@ namespace XdsControlPlane.Benchmarks;
 
 public static class Program
 {
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
         // The idle-stream memory benchmark runs its clients in a child process of this executable.
         Xds.IdleClientProcess.EnterIfClient(args);
+        // The real host's memory (issue 13, item 4): child processes measured by the kernel, not BenchmarkDotNet.
+        if (args is ["host-memory", .. var rest])
+        {
+            return HostMemory.HostMemoryBench.RunAsync(rest).GetAwaiter().GetResult();
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new DefaultCoreConfig());
+        return 0;
     }
 }
 

@@ -96,6 +96,60 @@ public sealed class ProcessTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The GC settings chosen for the sidecar (docs/performance.md, "Memory of the host") are those the shipped
+    /// executable runs with, whatever the Web SDK defaults to, and /debug/memory reports them with the process's memory.
+    /// </summary>
+    [Fact]
+    public async Task TheShippedGcSettingsAreInEffectAndDebugMemoryReportsThem()
+    {
+        var (xds, debug, metrics) = (FreePort(), FreePort(), FreePort());
+        // No GC variable of the machine running the tests may override what the runtimeconfig says.
+        var environment = Environment.GetEnvironmentVariables().Keys.Cast<string>()
+            .Where(k => k.StartsWith("DOTNET_GC", StringComparison.OrdinalIgnoreCase) || k.StartsWith("COMPlus_GC", StringComparison.OrdinalIgnoreCase))
+            .ToList();
+        using var process = Start(["--input", Example, "--listen-address", $"127.0.0.1:{xds}", "--debug-address", $"127.0.0.1:{debug}",
+            "--metrics-address", $"127.0.0.1:{metrics}"], [], remove: environment);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{debug}"), Timeout = TimeSpan.FromSeconds(5) };
+            JsonElement view = default;
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+            while (view.ValueKind != JsonValueKind.Object)
+            {
+                try
+                {
+                    view = JsonDocument.Parse(await http.GetStringAsync("/debug/memory")).RootElement.Clone();
+                }
+                catch (HttpRequestException) when (DateTime.UtcNow < deadline && !process.HasExited)
+                {
+                    await Task.Delay(100);
+                }
+            }
+            Assert.False(view.GetProperty("serverGc").GetBoolean());
+            var gc = view.GetProperty("gc");
+            Assert.Equal("False", gc.GetProperty("ServerGC").GetString());
+            Assert.Equal("True", gc.GetProperty("ConcurrentGC").GetString());
+            Assert.Equal("5", gc.GetProperty("GCConserveMem").GetString());
+            Assert.Equal("16777216", gc.GetProperty("GCGen0MaxBudget").GetString());
+            // The resident figures are the kernel's (VmRSS, VmHWM): a running .NET server holds tens of MB at least.
+            Assert.InRange(view.GetProperty("residentBytes").GetInt64(), 10_000_000, long.MaxValue);
+            Assert.InRange(view.GetProperty("peakResidentBytes").GetInt64(), view.GetProperty("residentBytes").GetInt64() / 2, long.MaxValue);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+            await process.WaitForExitAsync();
+            output.WriteLine(await stdout);
+            output.WriteLine(await stderr);
+        }
+    }
+
+    /// <summary>
     /// Runs the server on the example seed, makes a debug request and an ADS stream that the client abandons, stops
     /// the server with SIGTERM and returns what it wrote on stdout (the logs).
     /// </summary>
@@ -172,7 +226,7 @@ public sealed class ProcessTests(ITestOutputHelper output)
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static Process Start(string[] args, Dictionary<string, string> environment)
+    private static Process Start(string[] args, Dictionary<string, string> environment, IReadOnlyList<string>? remove = null)
     {
         // The dotnet host that runs the tests (set by `dotnet test`), else the one on PATH.
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
@@ -193,6 +247,10 @@ public sealed class ProcessTests(ITestOutputHelper output)
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;
+        }
+        foreach (var name in remove ?? [])
+        {
+            start.Environment.Remove(name);
         }
         return Process.Start(start)!;
     }

@@ -20,7 +20,7 @@ public static class TenantDebugEndpoints
 
     /// <summary>The views named on <c>/</c> that take no parameters (tests call each one on every example seed).</summary>
     public static IReadOnlyList<string> ParameterlessViews { get; } =
-        ["/", "/debug/tenants", "/debug/diagnostics", "/debug/seed", "/debug/syncz", "/debug/config_dump", "/debug/source"];
+        ["/", "/debug/tenants", "/debug/diagnostics", "/debug/seed", "/debug/syncz", "/debug/config_dump", "/debug/source", "/debug/memory"];
 
     public static IEndpointRouteBuilder MapTenantDebugEndpoints(this IEndpointRouteBuilder endpoints)
     {
@@ -29,7 +29,7 @@ public static class TenantDebugEndpoints
             Endpoints = new[]
             {
                 "/debug/tenants", "/debug/tenants/{id}", "/debug/allow?tenant=X&ip=A", "/debug/diagnostics", "/debug/seed",
-                "/debug/syncz", "/debug/config_dump", "/debug/source",
+                "/debug/syncz", "/debug/config_dump", "/debug/source", "/debug/memory",
             },
             MetricsListener = new[] { "/metrics", "/healthz", "/readyz" },
         }, Json));

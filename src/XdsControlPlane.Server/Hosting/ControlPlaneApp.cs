@@ -127,6 +127,7 @@ public static class ControlPlaneApp
         var debug = app.MapGroup("").WithMetadata(new DebugListenerOnly());
         debug.MapXdsDebugEndpoints();
         debug.MapTenantDebugEndpoints();
+        debug.MapMemoryDebugEndpoint();
         debug.MapGet("/debug/source", (IServiceProvider sp) => sp.GetService<KubernetesSource>() is { } source
             ? Results.Json(source.GetStatus())
             : Results.Json(new { Source = "folder", Folder = sp.GetRequiredService<FolderSource>().Folder }));
