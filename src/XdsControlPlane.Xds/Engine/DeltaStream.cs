@@ -46,8 +46,6 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
                 break;
             case RequestOutcome.Ack:
                 Engine.Metrics.Acked(typeUrl);
-                // An ACK may end a make-before-break hold on a cluster: look again.
-                wake |= _types.TryGetValue(TypeUrls.Cluster, out var clusters) && clusters.Retained.Count > 0;
                 break;
             case RequestOutcome.Nack or RequestOutcome.RepeatedNack:
                 Engine.Metrics.Nacked(typeUrl);
@@ -60,7 +58,7 @@ internal sealed class DeltaStream(XdsEngine engine, long id, string kind, string
         CheckSubscribed(sub.Names.Count);
         CheckSubscribed(sub.HeldCount);
         CheckSubscribedBytes(sub.NameBytes);
-        return wake;
+        return wake || ResponsePlanner.AckMayReleaseClusters(outcome, _types);
     }
 
     private List<(string, DeltaDiscoveryResponse)> Compute(CurrentSnapshot current)

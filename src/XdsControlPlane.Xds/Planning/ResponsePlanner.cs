@@ -209,6 +209,13 @@ internal static class ResponsePlanner
         return new ResponsePlan(typeUrl, set.Version, plan.Send, plan.Removed);
     }
 
+    /// <summary>
+    /// Delta: an ACK that changes no subscription still makes a plan due while clusters are held for make before
+    /// break: it may be the listeners' or routes' ACK that releases them.
+    /// </summary>
+    public static bool AckMayReleaseClusters(RequestOutcome outcome, IReadOnlyDictionary<string, Subscription> stream) =>
+        outcome == RequestOutcome.Ack && stream.TryGetValue(TypeUrls.Cluster, out var clusters) && clusters.Retained.Count > 0;
+
     private static bool TryGetChanges(IReadOnlyDictionary<string, EnvoyResource> from, ResourceSet set,
         out IReadOnlyList<EnvoyResource> changed, out IReadOnlyList<string> removed)
     {
