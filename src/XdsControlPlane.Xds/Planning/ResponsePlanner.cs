@@ -341,7 +341,7 @@ internal static class ResponsePlanner
         {
             if (inUse is not null && sub.Held.ContainsKey(name) && inUse.Contains(name))
             {
-                sub.Retained.Add(name);
+                sub.Retain(name);
                 return;
             }
             Removed.Add(name);

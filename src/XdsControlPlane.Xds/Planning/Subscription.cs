@@ -31,6 +31,8 @@ internal enum RequestOutcome
 /// </summary>
 internal sealed class Subscription(string typeUrl)
 {
+    private static readonly IReadOnlySet<string> NoNames = new HashSet<string>();
+
     private static readonly IReadOnlyDictionary<string, EnvoyResource> Nothing = new Dictionary<string, EnvoyResource>(StringComparer.Ordinal);
 
     /// <summary>How many delta responses may await an ACK and still be matched to their version.</summary>
@@ -91,7 +93,11 @@ internal sealed class Subscription(string typeUrl)
     private Dictionary<string, EnvoyResource>? _deltaHeld;
 
     /// <summary>Delta: subscribed names the client was told do not exist.</summary>
-    public HashSet<string> ToldAbsent { get; } = new(StringComparer.Ordinal);
+    public IReadOnlySet<string> ToldAbsent => (IReadOnlySet<string>?)_toldAbsent ?? NoNames;
+
+    // The sets and lists below are made on first use: most subscriptions never need them, and an idle stream's
+    // memory is mostly its subscriptions.
+    private HashSet<string>? _toldAbsent;
 
     /// <summary>Delta: <c>initial_resource_versions</c> of a reconnecting client, until the first plan settles them.</summary>
     public Dictionary<string, string>? Claimed { get; private set; }
@@ -100,10 +106,17 @@ internal sealed class Subscription(string typeUrl)
     /// Delta, listeners and routes over ADS: what responses replaced or removed since the client's last ACK. The
     /// client may still hold them (a NACK, or no answer yet), so the clusters they use stay (make before break).
     /// </summary>
-    public List<EnvoyResource> ReplacedSinceAck { get; } = [];
+    public IReadOnlyList<EnvoyResource> ReplacedSinceAck => (IReadOnlyList<EnvoyResource>?)_replacedSinceAck ?? [];
+
+    private List<EnvoyResource>? _replacedSinceAck;
 
     /// <summary>Delta, clusters over ADS: names gone from the snapshot but kept while a held listener or route uses them.</summary>
-    public HashSet<string> Retained { get; } = new(StringComparer.Ordinal);
+    public IReadOnlySet<string> Retained => (IReadOnlySet<string>?)_retained ?? NoNames;
+
+    private HashSet<string>? _retained;
+
+    /// <summary>Delta: keeps <paramref name="name"/> (held, no longer served) while a held listener or route uses it.</summary>
+    public void Retain(string name) => (_retained ??= new(StringComparer.Ordinal)).Add(name);
 
     /// <summary>Names to send in the next response even if unchanged.</summary>
     public HashSet<string> Force { get; } = new(StringComparer.Ordinal);
@@ -112,7 +125,7 @@ internal sealed class Subscription(string typeUrl)
     public HashSet<string> ForceOnNextRequest { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Delta: recent nonces and the version each carried, oldest first.</summary>
-    public List<(string Nonce, string Version)> InFlight { get; } = [];
+    private List<(string Nonce, string Version)>? _inFlight;
 
     /// <summary>Delta: how many names the client holds or was told about, against the per-type limit.</summary>
     public int HeldCount => _held.Count + ToldAbsent.Count + (Claimed?.Count ?? 0);
@@ -129,7 +142,7 @@ internal sealed class Subscription(string typeUrl)
     {
         if (_deltaHeld is not null)
         {
-            return ReplacedSinceAck.Count == 0 ? _held.Values : _held.Values.Concat(ReplacedSinceAck);
+            return _replacedSinceAck is not { Count: > 0 } replaced ? _held.Values : _held.Values.Concat(replaced);
         }
         return ReferenceEquals(_held, Acked) ? _held.Values : _held.Values.Concat(Acked.Values);
     }
@@ -348,13 +361,13 @@ internal sealed class Subscription(string typeUrl)
 
     private RequestOutcome RecordDeltaAckOrNack(string nonce, string? nackMessage, DateTimeOffset now)
     {
-        var index = InFlight.FindIndex(f => f.Nonce == nonce);
+        var index = _inFlight?.FindIndex(f => f.Nonce == nonce) ?? -1;
         if (index < 0)
         {
             return nonce.Length > 0 ? RequestOutcome.Stale : RequestOutcome.Request;
         }
-        var (acked, version) = InFlight[index];
-        InFlight.RemoveRange(0, index + 1);
+        var (acked, version) = _inFlight![index];
+        _inFlight.RemoveRange(0, index + 1);
         var latest = acked == Tracker.NonceSent;
         if (nackMessage is not null)
         {
@@ -364,7 +377,7 @@ internal sealed class Subscription(string typeUrl)
         Tracker.Ack(version, latest, now);
         if (latest)
         {
-            ReplacedSinceAck.Clear();
+            _replacedSinceAck = null;
         }
         return RequestOutcome.Ack;
     }
@@ -386,10 +399,11 @@ internal sealed class Subscription(string typeUrl)
     private void SentDelta(string version, string nonce, DateTimeOffset now)
     {
         Tracker.Sent(version, nonce, now);
-        InFlight.Add((nonce, version));
-        if (InFlight.Count > InFlightNonces)
+        var inFlight = _inFlight ??= [];
+        inFlight.Add((nonce, version));
+        if (inFlight.Count > InFlightNonces)
         {
-            InFlight.RemoveAt(0);
+            inFlight.RemoveAt(0);
         }
     }
 
@@ -434,9 +448,9 @@ internal sealed class Subscription(string typeUrl)
         var held = DeltaHeld;
         held.Remove(resource.Name, out var old);
         held[resource.Name] = resource;
-        ToldAbsent.Remove(resource.Name);
+        _toldAbsent?.Remove(resource.Name);
         Claimed?.Remove(resource.Name);
-        Retained.Remove(resource.Name);
+        _retained?.Remove(resource.Name);
         return old;
     }
 
@@ -444,9 +458,9 @@ internal sealed class Subscription(string typeUrl)
     public EnvoyResource? HoldAbsent(string name)
     {
         DeltaHeld.Remove(name, out var old);
-        ToldAbsent.Add(name);
+        (_toldAbsent ??= new(StringComparer.Ordinal)).Add(name);
         Claimed?.Remove(name);
-        Retained.Remove(name);
+        _retained?.Remove(name);
         return old;
     }
 
@@ -454,9 +468,9 @@ internal sealed class Subscription(string typeUrl)
     public EnvoyResource? Forget(string name)
     {
         DeltaHeld.Remove(name, out var old);
-        ToldAbsent.Remove(name);
+        _toldAbsent?.Remove(name);
         Claimed?.Remove(name);
-        Retained.Remove(name);
+        _retained?.Remove(name);
         return old;
     }
 
@@ -470,12 +484,13 @@ internal sealed class Subscription(string typeUrl)
         {
             return;
         }
-        if (ReplacedSinceAck.Count >= MaxReplacedSinceAck)
+        var replaced = _replacedSinceAck ??= [];
+        if (replaced.Count >= MaxReplacedSinceAck)
         {
             // A client that never ACKs: the oldest is assumed superseded.
-            ReplacedSinceAck.RemoveAt(0);
+            replaced.RemoveAt(0);
         }
-        ReplacedSinceAck.Add(old);
+        replaced.Add(old);
     }
 
     private Dictionary<string, EnvoyResource> DeltaHeld =>
