@@ -4,7 +4,7 @@ using static XdsControlPlane.Xds.Tests.Infrastructure.TestSnapshots;
 
 namespace XdsControlPlane.Xds.Tests;
 
-/// <summary>Obligations 14-20 (incremental xDS).</summary>
+/// <summary>Obligations 14-20 (incremental xDS), and 13 (make before break) over delta ADS.</summary>
 public sealed class DeltaProtocolTests
 {
     [Fact]
@@ -159,5 +159,33 @@ public sealed class DeltaProtocolTests
         await using var client = server.DeltaAds();
         await client.RequestAsync(TypeUrls.Endpoint, ["a", "b"], initialVersions: held);
         await client.ExpectNothingAsync();
+    }
+    [Fact]
+    public async Task O13_AClusterIsRemovedOnlyAfterTheListenerThatUsedItWasAcked()
+    {
+        var first = Snap(Cluster("a"), Cluster("old"), Listener("l1", 10000, "old"));
+        await using var server = await XdsTestServer.StartAsync(first);
+        await using var client = server.DeltaAds();
+        await client.RequestAsync(TypeUrls.Cluster);
+        await client.AckAsync(await client.NextAsync());
+        await client.RequestAsync(TypeUrls.Listener);
+        await client.AckAsync(await client.NextAsync());
+        await XdsTestServer.EventuallyAsync(() => server.SingleStream().Types.All(t => t.Status == SyncStatus.Synced), "both ACKed");
+
+        // The listener moves from "old" to "new", and "old" goes away.
+        server.Set(Change(first, [Cluster("new"), Listener("l1", 10000, "new")], (TypeUrls.Cluster, "old"), (TypeUrls.Endpoint, "old")));
+        var clusters = await client.NextAsync();
+        Assert.Equal(TypeUrls.Cluster, clusters.TypeUrl);
+        Assert.Equal(["new"], clusters.Names());
+        Assert.Empty(clusters.RemovedResources); // make: "old" stays while the listener Envoy holds uses it
+        var listeners = await client.NextAsync();
+        Assert.Equal(TypeUrls.Listener, listeners.TypeUrl);
+        await client.AckAsync(clusters);
+        await client.ExpectNothingAsync();
+        await client.AckAsync(listeners);
+        var after = await client.NextAsync(); // break: only after the listener update was ACKed
+        Assert.Equal(TypeUrls.Cluster, after.TypeUrl);
+        Assert.Empty(after.Resources);
+        Assert.Equal(["old"], after.RemovedResources);
     }
 }

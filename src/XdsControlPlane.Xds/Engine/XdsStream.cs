@@ -394,9 +394,6 @@ internal abstract class XdsStream
         }
     }
 
-    /// <summary>What a name costs against <see cref="XdsServerOptions.MaxSubscribedNameBytesPerType"/>: its UTF-8 length.</summary>
-    protected static long NameBytes(string name) => System.Text.Encoding.UTF8.GetByteCount(name);
-
     protected string ErrorMessage(Google.Rpc.Status detail) =>
         Truncate($"{(StatusCode)detail.Code}: {detail.Message}", Engine.Options.MaxRecordedErrorLength);
 

@@ -1,4 +1,4 @@
-namespace XdsControlPlane.Xds.Engine;
+namespace XdsControlPlane.Xds.Planning;
 
 /// <summary>The ACK/NACK bookkeeping of one type on one stream (guarded by the stream's lock).</summary>
 internal sealed class TypeTracker(string typeUrl)
