@@ -10,6 +10,12 @@ public static class Program
     {
         // The idle-stream memory benchmark runs its clients in a child process of this executable.
         Xds.IdleClientProcess.EnterIfClient(args);
+        // `--probe <name> <tenants>`: one suite's breakdown alone, without BenchmarkDotNet (minutes instead of tens).
+        if (args is ["--probe", var probe, var tenants])
+        {
+            KubernetesWatch.KubernetesProbes.Run(probe, int.Parse(tenants, System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new DefaultCoreConfig());
     }
 }
