@@ -82,7 +82,8 @@ public class KubernetesStartupBenchmarks
             BenchReport.Line(string.Create(CultureInfo.InvariantCulture,
                 $"kubernetes start {Tenants} tenants #{n + 1}: listed: {lists}; inventory at {Latency.Ms(first.Received - stack.Started):F0} ms, " +
                 $"translate {Latency.Ms(first.Translated - first.Received):F0} ms, apply {Latency.Ms(first.Accepted - first.Translated):F0} ms, " +
-                $"accepted at {Latency.Ms(first.Accepted - stack.Started):F0} ms"));
+                $"accepted at {Latency.Ms(first.Accepted - stack.Started):F0} ms; CPU: to the inventory {(first.Cpu.Received - stack.StartedCpu).TotalMilliseconds:F0} ms, " +
+                $"translate {(first.Cpu.Translated - first.Cpu.Received).TotalMilliseconds:F0} ms, apply {(first.Cpu.Accepted - first.Cpu.Translated).TotalMilliseconds:F0} ms"));
             StopSource();
         }
     }

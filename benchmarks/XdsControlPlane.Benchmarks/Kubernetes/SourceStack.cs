@@ -14,7 +14,9 @@ namespace XdsControlPlane.Benchmarks.KubernetesWatch;
 /// <summary>One inventory the source handed over, and what became of it.</summary>
 /// <param name="Received">When the consumer was called (Stopwatch ticks).</param>
 /// <param name="Accepted">When the snapshot was accepted by the cache (Stopwatch ticks).</param>
-internal sealed record Delivery(SeedInventory Inventory, CompiledSeed Compiled, long Received, long Translated, long Accepted);
+/// <param name="Cpu">Process CPU time at <paramref name="Received"/>, after translation and at acceptance: on a shared
+/// machine the wall clock says more about the neighbours than about this process.</param>
+internal sealed record Delivery(SeedInventory Inventory, CompiledSeed Compiled, long Received, long Translated, long Accepted, (TimeSpan Received, TimeSpan Translated, TimeSpan Accepted) Cpu);
 
 /// <summary>
 /// A <see cref="KubernetesSource"/> feeding a <see cref="ConfigPipeline"/> that publishes into a real
@@ -47,8 +49,13 @@ internal sealed class SourceStack : IAsyncDisposable
 
     public long Started { get; private set; }
 
+    public TimeSpan StartedCpu { get; private set; }
+
+    public static TimeSpan Cpu() => Process.GetCurrentProcess().TotalProcessorTime;
+
     public void Start()
     {
+        StartedCpu = Cpu();
         Started = Stopwatch.GetTimestamp();
         _run = Source.RunAsync(OnInventory, _stop.Token);
     }
@@ -114,8 +121,10 @@ internal sealed class SourceStack : IAsyncDisposable
     private void Consume(SeedInventory inventory)
     {
         var received = Stopwatch.GetTimestamp();
+        var cpuReceived = Cpu();
         var result = InventoryTranslator.Translate(inventory, Source.Options.ToTranslationOptions());
         var translated = Stopwatch.GetTimestamp();
+        var cpuTranslated = Cpu();
         var input = new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics);
         CompiledSeed compiled;
         if (_fullRebuild)
@@ -133,7 +142,7 @@ internal sealed class SourceStack : IAsyncDisposable
                 ? current
                 : throw new InvalidOperationException($"not applied: {outcome.RejectedBecause}");
         }
-        var delivery = new Delivery(inventory, compiled, received, translated, Stopwatch.GetTimestamp());
+        var delivery = new Delivery(inventory, compiled, received, translated, Stopwatch.GetTimestamp(), (cpuReceived, cpuTranslated, Cpu()));
         lock (_gate)
         {
             _deliveries.Add(delivery);
