@@ -15,6 +15,12 @@ public static class Program
         {
             return HostMemory.HostMemoryBench.RunAsync(rest).GetAwaiter().GetResult();
         }
+        // `--probe <name> <tenants>`: one suite's breakdown alone, without BenchmarkDotNet (minutes instead of tens).
+        if (args is ["--probe", var probe, var tenants])
+        {
+            KubernetesWatch.KubernetesProbes.Run(probe, int.Parse(tenants, System.Globalization.CultureInfo.InvariantCulture));
+            return 0;
+        }
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new DefaultCoreConfig());
         return 0;
     }

@@ -16,8 +16,6 @@ public sealed class CoalescingTests(ITestOutputHelper output)
         Objects.AddTenant(h.Server, "a1");
         h.Start(Options.Value, time);
 
-        await Wait.UntilAsync(() => h.Source.HasSynced, "informers synced");
-        Assert.Empty(h.Sink.All); // the debounce has not run out on the test's clock
         await AdvanceUntilAsync(time, () => h.Sink.All.Count == 1, "the first inventory");
         await Wait.UntilAsync(() => h.Server.OpenWatches("clusters") == 1, "clusters watched");
 
@@ -46,6 +44,36 @@ public sealed class CoalescingTests(ITestOutputHelper output)
         Assert.InRange(afterFirst, 1, 4);
         Assert.Equal(500, h.Informer("clusters").Events);
         Assert.Equal(h.Sink.All.Count, h.Source.GetStatus().InventoriesPublished);
+    }
+
+    [Fact]
+    public async Task FirstInventory_IsPublishedOnceEveryInformerHasListed_WithoutWaitingForTheDebounce()
+    {
+        var time = new ManualTimeProvider();
+        await using var h = await SourceHarness.CreateAsync(output);
+        h.Server.Upsert("seeds", Objects.Seed());
+        Objects.AddTenant(h.Server, "a1");
+        var clustersListed = new TaskCompletionSource();
+        h.Server.HoldLists("clusters", clustersListed.Task);
+        h.Start(Options.Value with { Debounce = TimeSpan.FromMinutes(1), MaxDelay = TimeSpan.FromMinutes(2) }, time);
+
+        await Wait.UntilAsync(() => h.Source.GetStatus().Informers.Count(i => i.HasSynced) == 4, "every informer but clusters listed");
+        await Task.Delay(200);
+        Assert.Empty(h.Sink.All); // never a partial seed
+        clustersListed.SetResult();
+
+        // The test's clock never moves: a debounce of a minute would hold it back until the test gave up.
+        var first = await h.Sink.WaitForAsync(_ => true, "the first inventory");
+        Assert.Equal("a1", Assert.Single(first.Clusters).Metadata.Name);
+        Assert.Single(h.Sink.All);
+
+        // After it, changes wait for the debounce again.
+        h.Server.Upsert("clusters", Objects.Cluster("a1", "Tunneling", "10.9.0.0/16"));
+        await Wait.UntilAsync(() => h.Informer("clusters").Events == 1, "the change received");
+        await Task.Delay(200);
+        Assert.Single(h.Sink.All);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await h.Sink.WaitForAsync(i => i.Clusters[0].Spec!.ApiServerAllowedIPRanges!.CidrBlocks![0] == "10.9.0.0/16", "the change, after the debounce");
     }
 
     [Fact]

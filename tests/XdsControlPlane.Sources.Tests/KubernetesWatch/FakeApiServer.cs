@@ -36,7 +36,8 @@ public sealed record RecordedRequest(string Method, string Resource, string? Nam
 
 /// <summary>
 /// An API-server stand-in on Kestrel (loopback, port 0) speaking the list/watch protocol: lists with
-/// metadata.resourceVersion and limit/continue paging; <c>?watch=true</c> as a chunked stream of newline-delimited
+/// metadata.resourceVersion and limit/continue paging, a <c>metadata.name</c> field selector and a label-exists
+/// selector; <c>?watch=true</c> as a chunked stream of newline-delimited
 /// events (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR) replayed from the requested resourceVersion; 410 Gone for a
 /// compacted resourceVersion (as an ERROR event or as the HTTP status); dropped and hung watches on request;
 /// create/patch/get of core/v1 Events.
@@ -141,10 +142,11 @@ public sealed class FakeApiServer : IAsyncDisposable
             metadata["resourceVersion"] = rv.ToString(CultureInfo.InvariantCulture);
             var json = obj.ToJsonString();
             var type = state.Objects.ContainsKey(key) ? "MODIFIED" : "ADDED";
-            state.Objects[key] = new StoredObject(metadata["namespace"]?.GetValue<string>(), json, obj);
+            var name = metadata["name"]!.GetValue<string>();
+            state.Objects[key] = new StoredObject(metadata["namespace"]?.GetValue<string>(), name, json, obj);
             if (!silently)
             {
-                Publish(state, rv, type, json, metadata["namespace"]?.GetValue<string>());
+                Publish(state, rv, type, json, metadata["namespace"]?.GetValue<string>(), name);
             }
             return rv;
         }
@@ -165,7 +167,7 @@ public sealed class FakeApiServer : IAsyncDisposable
             obj["metadata"]!["resourceVersion"] = rv.ToString(CultureInfo.InvariantCulture);
             if (!silently)
             {
-                Publish(state, rv, "DELETED", obj.ToJsonString(), ns);
+                Publish(state, rv, "DELETED", obj.ToJsonString(), ns, name);
             }
             return rv;
         }
@@ -296,13 +298,13 @@ public sealed class FakeApiServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    private void Publish(ResourceState state, long rv, string type, string json, string? ns)
+    private void Publish(ResourceState state, long rv, string type, string json, string? ns, string name)
     {
         var line = $"{{\"type\":\"{type}\",\"object\":{json}}}";
-        state.History.Add(new HistoryEntry(rv, ns, line));
+        state.History.Add(new HistoryEntry(rv, ns, name, line));
         foreach (var subscriber in state.Subscribers)
         {
-            if (subscriber.Namespace is null || subscriber.Namespace == ns)
+            if ((subscriber.Namespace is null || subscriber.Namespace == ns) && (subscriber.Name is null || subscriber.Name == name))
             {
                 subscriber.Messages.Writer.TryWrite(new WatchMessage(line, WatchAction.Write));
             }
@@ -481,11 +483,13 @@ public sealed class FakeApiServer : IAsyncDisposable
         else
         {
             var selector = query.GetValueOrDefault("labelSelector");
+            var named = NameSelected(query);
             lock (_gate)
             {
                 rv = _resourceVersion;
                 items = _resources[resource].Objects
                     .Where(o => ns is null || o.Value.Namespace == ns)
+                    .Where(o => named is null || o.Value.Name == named)
                     .Where(o => string.IsNullOrEmpty(selector) || o.Value.Node["metadata"]?["labels"]?[selector] is not null)
                     .OrderBy(o => o.Key, StringComparer.Ordinal)
                     .Select(o => o.Value.Json)
@@ -494,11 +498,17 @@ public sealed class FakeApiServer : IAsyncDisposable
         }
         var page = items.Skip(offset).Take(limit).ToList();
         string? next = null;
+        var id = token?.Split(':')[0];
         if (offset + page.Count < items.Count)
         {
-            var id = token?.Split(':')[0] ?? Guid.NewGuid().ToString("N");
+            id ??= Guid.NewGuid().ToString("N");
             _continuations[id] = (rv, items);
             next = $"{id}:{offset + page.Count}";
+        }
+        else if (id is not null)
+        {
+            // The last page: the snapshot is no longer needed (a large list would otherwise stay in memory).
+            _continuations.TryRemove(id, out _);
         }
         var (apiVersion, kind) = Kinds[resource];
         context.Response.ContentType = "application/json";
@@ -525,8 +535,10 @@ public sealed class FakeApiServer : IAsyncDisposable
             gone = from < state.CompactedBelow;
             if (mode == WatchMode.Normal && !gone)
             {
-                backlog = state.History.Where(h => h.ResourceVersion > from && (ns is null || h.Namespace == ns)).Select(h => h.Line).ToList();
-                subscriber = new Subscriber(ns);
+                var named = NameSelected(query);
+                backlog = state.History.Where(h => h.ResourceVersion > from && (ns is null || h.Namespace == ns) && (named is null || h.Name == named))
+                    .Select(h => h.Line).ToList();
+                subscriber = new Subscriber(ns, named);
                 state.Subscribers.Add(subscriber);
             }
         }
@@ -631,9 +643,25 @@ public sealed class FakeApiServer : IAsyncDisposable
 
     private static string Key(string? ns, string name) => ns is null ? name : $"{ns}/{name}";
 
-    private sealed record StoredObject(string? Namespace, string Json, JsonObject Node);
+    /// <summary>
+    /// The name a <c>fieldSelector=metadata.name=X</c> asks for (as the API server honours it on every resource), or
+    /// null. Other field selectors are refused rather than ignored, so a test cannot rely on one the stand-in skips.
+    /// </summary>
+    private static string? NameSelected(Dictionary<string, string> query)
+    {
+        if (!query.TryGetValue("fieldSelector", out var selector) || selector.Length == 0)
+        {
+            return null;
+        }
+        const string prefix = "metadata.name=";
+        return selector.StartsWith(prefix, StringComparison.Ordinal) && !selector.Contains(',', StringComparison.Ordinal)
+            ? selector[prefix.Length..]
+            : throw new NotSupportedException($"the stand-in understands only fieldSelector=metadata.name=<name>, not {selector}");
+    }
 
-    private sealed record HistoryEntry(long ResourceVersion, string? Namespace, string Line);
+    private sealed record StoredObject(string? Namespace, string Name, string Json, JsonObject Node);
+
+    private sealed record HistoryEntry(long ResourceVersion, string? Namespace, string Name, string Line);
 
     private enum WatchAction
     {
@@ -644,9 +672,12 @@ public sealed class FakeApiServer : IAsyncDisposable
 
     private sealed record WatchMessage(string? Line, WatchAction Action);
 
-    private sealed class Subscriber(string? ns)
+    private sealed class Subscriber(string? ns, string? name)
     {
         public string? Namespace { get; } = ns;
+
+        /// <summary>From a <c>metadata.name=</c> field selector: only this object's events.</summary>
+        public string? Name { get; } = name;
 
         public Channel<WatchMessage> Messages { get; } = Channel.CreateUnbounded<WatchMessage>();
     }
