@@ -151,6 +151,31 @@ public sealed class ProtoWriterTests
     }
 
     [Fact]
+    public void AWriterSizedExactlyNeitherGrowsNorCopies()
+    {
+        // The SNI listener (megabytes at 10,000 tenants) is written into an array of its exact size: strings,
+        // varints and nested messages right up to its end must take no more room than they need, or the writer
+        // grows (a copy of twice the size) and Finish copies again.
+        var body = new byte[5_000];
+        var name = new string('a', 40);
+        ByteString Write(ProtoWriter writer) => writer
+            .String(Listener.NameFieldNumber, name)
+            .Message(Listener.FilterChainsFieldNumber, body)
+            .Begin(Listener.ListenerFiltersFieldNumber).String(ListenerFilter.NameFieldNumber, "x").End()
+            .UInt32(Listener.DrainTypeFieldNumber, 1)
+            .String(Listener.StatPrefixFieldNumber, name)
+            .Finish();
+        var expected = Write(ProtoWriter.Start());
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var sized = Write(ProtoWriter.StartSized(expected.Length));
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(expected, sized);
+        Assert.True(allocated < expected.Length * 3 / 2, $"{allocated} bytes allocated for {expected.Length}");
+    }
+
+    [Fact]
     public void MisuseIsRefusedRatherThanEncodedWrongly()
     {
         Assert.Throws<InvalidOperationException>(() => ProtoWriter.Start().Begin(1).Finish());

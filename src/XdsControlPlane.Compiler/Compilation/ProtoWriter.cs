@@ -114,11 +114,11 @@ public sealed class ProtoWriter
     public ProtoWriter StringOneof(int field, ReadOnlySpan<char> value)
     {
         Tag(field, WireFormat.WireType.LengthDelimited);
-        if (value.Length <= MaxCharsForOneByteLength)
+        if (value.Length <= MaxCharsForOneByteLength && _buffer.Length - _position >= 1 + (MaxCharsForOneByteLength * 3))
         {
             // Short (names, addresses): its UTF-8 length is below 128 whatever it holds, so it is written in
-            // one pass after a one-byte length, rather than measured first.
-            Reserve(1 + (MaxCharsForOneByteLength * 3));
+            // one pass after a one-byte length, rather than measured first. Not at the end of the buffer, where
+            // the worst case would grow a writer sized exactly (StartSized): measured, it takes what it needs.
             var written = Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_position + 1));
             _buffer[_position] = (byte)written;
             _position += 1 + written;
@@ -148,6 +148,10 @@ public sealed class ProtoWriter
         Raw(encoded);
         return this;
     }
+
+    /// <summary>The size of a length-delimited field of <paramref name="length"/> bytes: its tag, its length, its body.</summary>
+    public static int LengthDelimitedSize(int field, int length) =>
+        CodedOutputStream.ComputeTagSize(field) + CodedOutputStream.ComputeLengthSize(length) + length;
 
     /// <summary>Encoded fields of the message being written, as they are (a run of fields cached per seed).</summary>
     public ProtoWriter Raw(ReadOnlySpan<byte> encoded)
@@ -268,7 +272,11 @@ public sealed class ProtoWriter
 
     private void Varint64(ulong value)
     {
-        Reserve(10);
+        if (_buffer.Length - _position < 10)
+        {
+            // Exactly what it needs near the end (a writer sized exactly must not grow), ten bytes at most.
+            Reserve(CodedOutputStream.ComputeRawVarint64Size(value));
+        }
         while (value >= 0x80)
         {
             _buffer[_position++] = (byte)(value | 0x80);

@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;

@@ -139,7 +139,7 @@ public static class SharedListeners
             size = SniListenerBytes(seed, []).Length;
             foreach (var chain in chains)
             {
-                size += ChainTagSize + CodedOutputStream.ComputeLengthSize(chain.Bytes.Length) + chain.Bytes.Length;
+                size += ProtoWriter.LengthDelimitedSize(Listener.FilterChainsFieldNumber, chain.Bytes.Length);
             }
         }
         var writer = (size > 0 ? ProtoWriter.StartSized(size) : ProtoWriter.Start()).String(Listener.NameFieldNumber, EnvoyNames.SniListener);
@@ -159,9 +159,6 @@ public static class SharedListeners
             .End()
             .Finish();
     }
-
-    private static readonly int ChainTagSize =
-        CodedOutputStream.ComputeTagSize(Listener.FilterChainsFieldNumber);
 
     /// <summary>
     /// The tunneling listener: one HCM for every tenant's CONNECT traffic, routing by scope. The scope key is

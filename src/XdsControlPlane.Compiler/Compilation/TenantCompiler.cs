@@ -6,8 +6,6 @@ using Filter = Envoy.Config.Listener.V3.Filter;
 using Envoy.Config.Route.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
-using XdsControlPlane.Cidr;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
