@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Envoy.Config.Core.V3;
+using Cluster = Envoy.Config.Cluster.V3.Cluster;
 using Google.Protobuf;
 using XdsControlPlane.Model;
 
@@ -7,7 +8,7 @@ namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>
 /// The encodings every tenant of a seed shares (the config source its filters and clusters name, the PROXY listener
-/// filter): written once per seed and copied into each tenant's resources.
+/// filter, a cluster's fields after its name): written once per seed and copied into each tenant's resources.
 /// </summary>
 internal sealed class SeedEncodings
 {
@@ -17,6 +18,15 @@ internal sealed class SeedEncodings
     {
         ConfigSource = WriteConfigSource(seed);
         ProxyProtocolFilter = seed.ProxyProtocol ? SharedListeners.ProxyProtocolFilter() : null;
+        ClusterTail = ProtoWriter.Start()
+            // type is a oneof member (cluster_discovery_type)
+            .UInt32Oneof(Cluster.TypeFieldNumber, (uint)Cluster.Types.DiscoveryType.Eds)
+            .Begin(Cluster.EdsClusterConfigFieldNumber)
+            .Message(Cluster.Types.EdsClusterConfig.EdsConfigFieldNumber, ConfigSource.Span)
+            .End()
+            .Duration(Cluster.ConnectTimeoutFieldNumber, TimeSpan.FromSeconds(1))
+            // lb_policy: ROUND_ROBIN is 0, left out
+            .Finish();
     }
 
     public static SeedEncodings For(SeedSettings seed) => BySeed.GetValue(seed, s => new SeedEncodings(s));
@@ -26,6 +36,13 @@ internal sealed class SeedEncodings
 
     /// <summary>The PROXY protocol listener filter, or null when the seed does not use it.</summary>
     public ByteString? ProxyProtocolFilter { get; }
+
+    /// <summary>
+    /// A tenant cluster's fields after its name (field 1), the same for every cluster of the seed: written once here
+    /// and copied after each name by <see cref="TenantCompiler.ClusterBytes"/> (writing them for each cluster took
+    /// 5.4 ms per 30,000 clusters against 3.8 ms, in one run on a loaded machine).
+    /// </summary>
+    public ByteString ClusterTail { get; }
 
     /// <summary>
     /// <c>ConfigSource { resource_api_version: V3 }</c> with ADS, or with <c>api_config_source</c>: gRPC, transport V3,
