@@ -1,15 +1,13 @@
 using System.Collections.Concurrent;
-using System.Buffers;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using Google.Protobuf.WellKnownTypes;
 
 namespace XdsControlPlane.Snapshots;
 
 /// <summary>
-/// Serialisation of the messages the compiler still builds (the shared listeners, what every tenant of a seed
-/// shares, the trie matcher): the same bytes as <c>ToByteString</c> and <c>Any.Pack</c>, without their per-call
-/// <c>CodedOutputStream</c> and type-URL string. Per-tenant resources are written by the compiler's ProtoWriter.
+/// Type URLs built once per message type, and the serialisation of resources given as messages (tests, test
+/// snapshots, benchmark wrappers): the same bytes as <c>ToByteString</c> without its per-call <c>CodedOutputStream</c>.
+/// The compiler builds no messages: it writes every resource with its ProtoWriter.
 /// </summary>
 public static class ProtoBytes
 {
@@ -33,29 +31,5 @@ public static class ProtoBytes
         message.WriteTo(bytes.AsSpan());
         // The array is never written again: wrapping it instead of copying is safe.
         return UnsafeByteOperations.UnsafeWrap(bytes);
-    }
-
-    /// <summary>What <c>Any.Pack(message)</c> gives.</summary>
-    public static Any Pack(IMessage message) => new() { TypeUrl = TypeUrlOf(message), Value = Serialize(message) };
-
-    /// <summary><see cref="ContentHash.Of(ReadOnlySpan{byte})"/> of the message's encoding, in a pooled buffer (for parts whose bytes are not kept).</summary>
-    public static string Hash(IMessage message)
-    {
-        if (message is not IBufferMessage)
-        {
-            return ContentHash.Of(message.ToByteArray());
-        }
-        var size = message.CalculateSize();
-        var buffer = ArrayPool<byte>.Shared.Rent(size);
-        try
-        {
-            var span = buffer.AsSpan(0, size);
-            message.WriteTo(span);
-            return ContentHash.Of(span);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
     }
 }

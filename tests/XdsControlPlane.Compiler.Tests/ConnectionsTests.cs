@@ -254,7 +254,7 @@ public sealed class ConnectionsTests
         var scoped = hcm.ScopedRoutes;
         Assert.Equal(ScopedRoutes.ConfigSpecifierOneofCase.ScopedRds, scoped.ConfigSpecifierCase);
         // The same config source as the ECDS filters and the clusters' EDS (ads, or gRPC to xds_cluster).
-        var expected = TenantCompiler.ConfigSourceFor(compiled.Model.Seed);
+        var expected = ExpectedMessages.ConfigSource(compiled.Model.Seed);
         Assert.Equal(expected, scoped.ScopedRds.ScopedRdsConfigSource);
         Assert.Equal(expected, scoped.RdsConfigSource);
         Assert.Equal(style == ConfigSourceStyle.Ads, expected.ConfigSourceSpecifierCase == Envoy.Config.Core.V3.ConfigSource.ConfigSourceSpecifierOneofCase.Ads);

@@ -47,7 +47,7 @@ public sealed class DeterminismAndIncrementalTests
         var chains = compiled.Tenants.Values.SelectMany(a => a.SniChains).ToList();
         Assert.True(chains.Count >= 2);
         var assembled = SharedListeners.SniListenerBytes(seed, chains);
-        Assert.True(SharedListeners.SniListener(seed, chains).ToByteString().Equals(assembled));
+        Assert.True(ExpectedMessages.SniListener(seed, chains).ToByteString().Equals(assembled));
         var served = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener];
         // ECDS resources are written with the config serialised in place: the canonical encoding of what they hold.
         foreach (var (name, extension) in compiled.Snapshot.Get(TypeUrls.ExtensionConfig).Resources)
@@ -81,7 +81,7 @@ public sealed class DeterminismAndIncrementalTests
                 };
                 locality.LbEndpoints.AddRange(zone.OrderBy(e => e.Address, StringComparer.Ordinal).Select(e => new Envoy.Config.Endpoint.V3.LbEndpoint
                 {
-                    Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = TenantCompiler.SocketAddress(e.Address, e.Port) },
+                    Endpoint = new Envoy.Config.Endpoint.V3.Endpoint { Address = ExpectedMessages.SocketAddress(e.Address, e.Port) },
                 }));
                 expected.Endpoints.Add(locality);
             }
@@ -89,13 +89,21 @@ public sealed class DeterminismAndIncrementalTests
         }
         Assert.Equal(["", "zone-a", "zone-b"], Envoy.Config.Endpoint.V3.ClusterLoadAssignment.Parser
             .ParseFrom(TenantCompiler.LoadAssignmentBytes("zoned", zoned)).Endpoints.Select(l => l.Locality.Zone));
-        // Clusters are written as their name field and a per-seed tail: byte-identical to the message.
+        // Clusters are written field by field: byte-identical to the message, for either config source.
         foreach (var (name, cluster) in compiled.Snapshot.Get(TypeUrls.Cluster).Resources.Where(c => c.Key != EnvoyNames.StatsCluster))
         {
-            Assert.True(TenantCompiler.Cluster(name, seed).ToByteString().Equals(TenantCompiler.ClusterBytes(name, seed)), name);
-            Assert.True(TenantCompiler.Cluster(name, compiled.Model.Seed).ToByteString().Equals(cluster.Bytes), name);
+            foreach (var style in new[] { ConfigSourceStyle.Ads, ConfigSourceStyle.Grpc })
+            {
+                var styled = seed with { ConfigSource = style };
+                Assert.True(ExpectedMessages.Cluster(name, styled).ToByteString().Equals(TenantCompiler.ClusterBytes(name, styled)), name);
+            }
+            Assert.True(ExpectedMessages.Cluster(name, compiled.Model.Seed).ToByteString().Equals(cluster.Bytes), name);
         }
-        Assert.True(SharedListeners.SniListener(compiled.Model.Seed, chains).ToByteString().Equals(served.Bytes));
+        var stats = compiled.Snapshot.Get(TypeUrls.Cluster).Resources[EnvoyNames.StatsCluster];
+        Assert.True(ExpectedMessages.StatsCluster(compiled.Model.Seed).ToByteString().Equals(stats.Bytes));
+        Assert.True(ExpectedMessages.StatsListener(compiled.Model.Seed).ToByteString()
+            .Equals(compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.StatsListener].Bytes));
+        Assert.True(ExpectedMessages.SniListener(compiled.Model.Seed, chains).ToByteString().Equals(served.Bytes));
         Assert.Equal(chains.Count, ((Envoy.Config.Listener.V3.Listener)served.Message).FilterChains.Count);
         // Its references come from its chains (no parse of the whole): the same as reading the whole.
         var fromParts = ResourceReferences.Of(served);
@@ -108,7 +116,12 @@ public sealed class DeterminismAndIncrementalTests
         // The tunneling listener holds no scope (they come by SRDS): it is the seed's alone, and each scope,
         // written field by field, is byte-identical to the message and names its namespace's route configuration.
         var tunneling = compiled.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.TunnelingListener];
-        Assert.True(SharedListeners.TunnelingListener(compiled.Model.Seed).ToByteString().Equals(tunneling.Bytes));
+        Assert.True(ExpectedMessages.TunnelingListener(compiled.Model.Seed).ToByteString().Equals(tunneling.Bytes));
+        foreach (var style in new[] { ConfigSourceStyle.Ads, ConfigSourceStyle.Grpc })
+        {
+            var styled = seed with { ConfigSource = style };
+            Assert.True(ExpectedMessages.TunnelingListener(styled).ToByteString().Equals(SharedListeners.TunnelingListener(styled)), $"{style}");
+        }
         Assert.Empty(ResourceReferences.Of(tunneling).RouteConfigs);
         var scopes = compiled.Snapshot.Get(TypeUrls.ScopedRoute).Resources;
         Assert.NotEmpty(scopes);

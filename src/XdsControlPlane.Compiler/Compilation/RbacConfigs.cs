@@ -1,5 +1,4 @@
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
@@ -11,6 +10,11 @@ using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3;
 using Rbac = Envoy.Config.Rbac.V3;
 using TypedExtensionConfig = Xds.Core.V3.TypedExtensionConfig;
 using XdsMatcher = Xds.Type.Matcher.V3.Matcher;
+using MatcherList = Xds.Type.Matcher.V3.Matcher.Types.MatcherList;
+using FieldMatcher = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.FieldMatcher;
+using OnMatch = Xds.Type.Matcher.V3.Matcher.Types.OnMatch;
+using Predicate = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.Predicate;
+using SinglePredicate = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.Predicate.Types.SinglePredicate;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
@@ -29,7 +33,7 @@ public static class RbacConfigs
         { EmitsFilter: false } => null,
         // Rules present with no policy: Envoy denies everything.
         { Enforcement: Enforcement.NotEnforceableDenyAll } => new RbacBody(ByteString.Empty, IsMatcher: false, Shadow: false),
-        { Form: RangeForm.TrieMatcher } => new RbacBody(ProtoBytes.Serialize(Matcher(tenantId, decision.EffectiveRanges, seed)),
+        { Form: RangeForm.TrieMatcher } => new RbacBody(Matcher(tenantId, decision.EffectiveRanges, seed),
             IsMatcher: true, decision.Enforcement == Enforcement.DryRun),
         _ => new RbacBody(Rules(tenantId, decision.EffectiveRanges, seed), IsMatcher: false, decision.Enforcement == Enforcement.DryRun),
     };
@@ -85,9 +89,6 @@ public static class RbacConfigs
         return writer.End();
     }
 
-    /// <summary>The base HTTP RBAC filter on the tunneling listener: no rules, so only virtual hosts with an override are restricted.</summary>
-    public static HttpRbac.RBAC HttpBase() => new();
-
     public static string PolicyName(string tenantId) => $"allow-{tenantId}";
 
     /// <summary>
@@ -98,10 +99,10 @@ public static class RbacConfigs
     private static ByteString Rules(string tenantId, CidrSet ranges, SeedSettings seed)
     {
         var writer = ProtoWriter.Start()
-            .Begin(Rbac.RBAC.PoliciesFieldNumber)                 // a map entry
-            .String(1, PolicyName(tenantId))                      // key
-            .Begin(2)                                             // value: Policy
-            .Begin(Rbac.Policy.PermissionsFieldNumber).Bool(Rbac.Permission.AnyFieldNumber, true).End();
+            .Begin(Rbac.RBAC.PoliciesFieldNumber)                 // a map<string, Policy> entry
+            .String(ProtoWriter.MapKeyFieldNumber, PolicyName(tenantId))
+            .Begin(ProtoWriter.MapValueFieldNumber)
+            .Begin(Rbac.Policy.PermissionsFieldNumber).BoolOneof(Rbac.Permission.AnyFieldNumber, true).End();
         if (seed.ProxyProtocol)
         {
             // A PROXY header is believed only from the load balancer, and a connection from the load balancer is
@@ -154,14 +155,17 @@ public static class RbacConfigs
         writer.End().End();
     }
 
-    /// <summary><c>config.core.v3.CidrRange { address_prefix; prefix_len: UInt32Value }</c>, as <see cref="ToEnvoy"/> builds it.</summary>
+    /// <summary>
+    /// <c>config.core.v3.CidrRange { address_prefix: the network address; prefix_len: UInt32Value }</c>: the one
+    /// encoding of a range, for RBAC principals and the trie matcher's <c>Ip</c> alike.
+    /// </summary>
     private static void WriteCidr(ProtoWriter writer, int field, CidrRange range)
     {
         Span<char> text = stackalloc char[CidrRange.MaxTextLength];
         var length = range.Format(text);
         writer.Begin(field)
             .String(CoreCidr.AddressPrefixFieldNumber, text[..text[..length].IndexOf('/')])
-            .Begin(CoreCidr.PrefixLenFieldNumber).UInt32(1, (uint)range.PrefixLength).End()
+            .UInt32Value(CoreCidr.PrefixLenFieldNumber, (uint)range.PrefixLength)
             .End();
     }
 
@@ -170,73 +174,82 @@ public static class RbacConfigs
     /// matching branch decides, and no match denies. With PROXY protocol:
     /// <c>direct ∈ LB → (source ∈ list → allow; else deny); direct ∈ list → allow; else deny</c>.
     /// </summary>
-    private static XdsMatcher Matcher(string tenantId, CidrSet ranges, SeedSettings seed)
+    private static ByteString Matcher(string tenantId, CidrSet ranges, SeedSettings seed)
     {
-        var list = new XdsMatcher.Types.MatcherList();
-        var allow = OnMatch(PolicyName(tenantId), Rbac.RBAC.Types.Action.Allow);
-        var deny = OnMatch($"deny-{tenantId}", Rbac.RBAC.Types.Action.Deny);
+        var allow = PolicyName(tenantId);
+        var deny = $"deny-{tenantId}";
+        var writer = ProtoWriter.Start().Begin(XdsMatcher.MatcherListFieldNumber);
         if (seed.ProxyProtocol)
         {
             // A peer in the load balancer's ranges is judged by the PROXY header's address alone: its branch ends in a
             // nested matcher whose on_no_match denies, so a relayed client outside the list never falls through to the
             // direct branch below (which would admit it whenever the list covers the load balancer's own addresses).
-            var relayed = new XdsMatcher.Types.MatcherList();
-            relayed.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
-            {
-                Predicate = IpPredicate(EnvoyNames.SourceIpInput, new NetworkInputs.SourceIPInput(), ranges.Normalized, $"tenant_{tenantId}_allow"),
-                OnMatch = allow,
-            });
-            list.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
-            {
-                Predicate = IpPredicate(EnvoyNames.DirectSourceIpInput, new NetworkInputs.DirectSourceIPInput(),
-                    seed.ProxyProtocolTrustedRanges, $"tenant_{tenantId}_lb"),
-                OnMatch = new XdsMatcher.Types.OnMatch { Matcher = new XdsMatcher { MatcherList = relayed, OnNoMatch = deny } },
-            });
+            writer.Begin(MatcherList.MatchersFieldNumber);
+            WriteIpPredicate(writer, EnvoyNames.DirectSourceIpInput, DirectSourceIpInputTypeUrl, seed.ProxyProtocolTrustedRanges, $"tenant_{tenantId}_lb");
+            writer.Begin(FieldMatcher.OnMatchFieldNumber)
+                .Begin(OnMatch.MatcherFieldNumber)
+                .Begin(XdsMatcher.MatcherListFieldNumber)
+                .Begin(MatcherList.MatchersFieldNumber);
+            WriteIpPredicate(writer, EnvoyNames.SourceIpInput, SourceIpInputTypeUrl, ranges.Normalized, $"tenant_{tenantId}_allow");
+            WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, Rbac.RBAC.Types.Action.Allow);
+            writer.End() // matchers
+                .End(); // matcher_list
+            WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, Rbac.RBAC.Types.Action.Deny);
+            writer.End() // matcher
+                .End() // on_match
+                .End(); // matchers
         }
-        list.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
-        {
-            Predicate = IpPredicate(EnvoyNames.DirectSourceIpInput, new NetworkInputs.DirectSourceIPInput(),
-                ranges.Normalized, $"tenant_{tenantId}_allow_direct"),
-            OnMatch = allow,
-        });
-        return new XdsMatcher
-        {
-            MatcherList = list,
-            OnNoMatch = deny,
-        };
+        writer.Begin(MatcherList.MatchersFieldNumber);
+        WriteIpPredicate(writer, EnvoyNames.DirectSourceIpInput, DirectSourceIpInputTypeUrl, ranges.Normalized, $"tenant_{tenantId}_allow_direct");
+        WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, Rbac.RBAC.Types.Action.Allow);
+        writer.End() // matchers
+            .End(); // matcher_list
+        WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, Rbac.RBAC.Types.Action.Deny);
+        return writer.Finish();
     }
 
-    private static XdsMatcher.Types.OnMatch OnMatch(string name, Rbac.RBAC.Types.Action action) => new()
-    {
-        Action = new TypedExtensionConfig
-        {
-            Name = EnvoyNames.RbacAction,
-            TypedConfig = ProtoBytes.Pack(new Rbac.Action { Name = name, Action_ = action }),
-        },
-    };
+    /// <summary><c>OnMatch { action: TypedExtensionConfig { name: rbac action; typed_config: Action { name; action } } }</c>.</summary>
+    private static void WriteAction(ProtoWriter writer, int field, string name, Rbac.RBAC.Types.Action action) => writer
+        .Begin(field)
+        .Begin(OnMatch.ActionFieldNumber)
+        .String(TypedExtensionConfig.NameFieldNumber, EnvoyNames.RbacAction)
+        .BeginAny(TypedExtensionConfig.TypedConfigFieldNumber, RbacActionTypeUrl)
+        .String(Rbac.Action.NameFieldNumber, name)
+        .UInt32(Rbac.Action.Action_FieldNumber, (uint)action) // ALLOW is 0, left out
+        .EndAny()
+        .End()
+        .End();
 
-    private static XdsMatcher.Types.MatcherList.Types.Predicate IpPredicate(string inputName, IMessage input, IEnumerable<CidrRange> ranges, string statPrefix)
+    /// <summary>
+    /// <c>predicate: { single_predicate: { input: { name; typed_config: the input (no fields) }; custom_match: { name: ip;
+    /// typed_config: Ip { cidr_ranges; stat_prefix } } } }</c>.
+    /// </summary>
+    private static void WriteIpPredicate(ProtoWriter writer, string inputName, string inputTypeUrl, IReadOnlyList<CidrRange> ranges, string statPrefix)
     {
-        var ip = new IpMatcher { StatPrefix = statPrefix };
-        foreach (var range in ranges)
+        writer.Begin(FieldMatcher.PredicateFieldNumber)
+            .Begin(Predicate.SinglePredicateFieldNumber)
+            .Begin(SinglePredicate.InputFieldNumber)
+            .String(TypedExtensionConfig.NameFieldNumber, inputName)
+            .EmptyAny(TypedExtensionConfig.TypedConfigFieldNumber, inputTypeUrl)
+            .End()
+            .Begin(SinglePredicate.CustomMatchFieldNumber)
+            .String(TypedExtensionConfig.NameFieldNumber, EnvoyNames.IpMatcher)
+            .BeginAny(TypedExtensionConfig.TypedConfigFieldNumber, IpMatcherTypeUrl);
+        for (var i = 0; i < ranges.Count; i++)
         {
-            ip.CidrRanges.Add(ToEnvoy(range));
+            WriteCidr(writer, IpMatcher.CidrRangesFieldNumber, ranges[i]);
         }
-        return new XdsMatcher.Types.MatcherList.Types.Predicate
-        {
-            SinglePredicate = new XdsMatcher.Types.MatcherList.Types.Predicate.Types.SinglePredicate
-            {
-                Input = new TypedExtensionConfig { Name = inputName, TypedConfig = ProtoBytes.Pack(input) },
-                CustomMatch = new TypedExtensionConfig { Name = EnvoyNames.IpMatcher, TypedConfig = ProtoBytes.Pack(ip) },
-            },
-        };
+        writer.String(IpMatcher.StatPrefixFieldNumber, statPrefix)
+            .EndAny()
+            .End() // custom_match
+            .End() // single_predicate
+            .End(); // predicate
     }
 
-    public static CoreCidr ToEnvoy(CidrRange range) => new()
-    {
-        AddressPrefix = range.NetworkText,
-        PrefixLen = (uint)range.PrefixLength,
-    };
+    private static readonly string RbacActionTypeUrl = ProtoBytes.TypeUrlOf(Rbac.Action.Descriptor);
+    private static readonly string IpMatcherTypeUrl = ProtoBytes.TypeUrlOf(IpMatcher.Descriptor);
+    private static readonly string SourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.SourceIPInput.Descriptor);
+    private static readonly string DirectSourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.DirectSourceIPInput.Descriptor);
 }
 
 /// <summary>

@@ -261,10 +261,10 @@ public static class SeedCompiler
                 () => madeNodePorts = groupedNodePorts!.ToClaims(),
                 () => byId ??= ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, ordered.Select(a => KeyValuePair.Create(a.Tenant.Id, a))),
                 () => c = new ResourceSet(TypeUrls.Cluster,
-                    ordered.SelectMany(a => a.Clusters).Prepend(new EnvoyResource(EnvoyNames.StatsCluster, SharedListeners.StatsCluster(seed)))),
+                    ordered.SelectMany(a => a.Clusters).Prepend(EnvoyResource.FromBytes(EnvoyNames.StatsCluster, Envoy.Config.Cluster.V3.Cluster.Descriptor, SharedListeners.StatsCluster(seed)))),
                 () => e = new ResourceSet(TypeUrls.Endpoint, ordered.SelectMany(a => a.Endpoints)),
                 () => l = new ResourceSet(TypeUrls.Listener,
-                    ordered.SelectMany(a => a.NodePortListeners).Prepend(new EnvoyResource(EnvoyNames.StatsListener, SharedListeners.StatsListener(seed)))),
+                    ordered.SelectMany(a => a.NodePortListeners).Prepend(EnvoyResource.FromBytes(EnvoyNames.StatsListener, Envoy.Config.Listener.V3.Listener.Descriptor, SharedListeners.StatsListener(seed)))),
                 () => x = new ResourceSet(TypeUrls.ExtensionConfig, ordered.SelectMany(a => a.ExtensionConfigs)),
                 () => r = new ResourceSet(TypeUrls.Route, ordered.SelectMany(a => a.TunnelingRoutes)),
                 () => s = new ResourceSet(TypeUrls.ScopedRoute, ordered.SelectMany(a => a.TunnelingScopes)));
@@ -280,7 +280,7 @@ public static class SeedCompiler
         var sharedRemoved = new List<string>();
         // A shared listener's references are its parts' (each read once in its life), so a narrowing's check
         // does not parse 12,000 chains; its shell (address, listener filters) refers to nothing.
-        AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListener(seed, []),
+        AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListenerBytes(seed, []),
             () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
             () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
                 .Select(c => ResourceReferences.OfPart(c, part => ResourceReferences.OfChain(EnvoyNames.SniListener, part.Message)))));
@@ -292,7 +292,7 @@ public static class SeedCompiler
         }
         else
         {
-            var tunneling = new EnvoyResource(EnvoyNames.TunnelingListener, SharedListeners.TunnelingListener(seed));
+            var tunneling = EnvoyResource.FromBytes(EnvoyNames.TunnelingListener, Envoy.Config.Listener.V3.Listener.Descriptor, SharedListeners.TunnelingListener(seed));
             shared.Add(previous is not null && previous.Snapshot.Get(TypeUrls.Listener).Resources.TryGetValue(EnvoyNames.TunnelingListener, out var held)
                 && held.Version == tunneling.Version ? held : tunneling);
         }
@@ -326,7 +326,7 @@ public static class SeedCompiler
             OwedRevocations = owed,
         };
 
-        void AddShared(string name, PartsTally tally, Google.Protobuf.IMessage shell, Func<Google.Protobuf.ByteString> encode,
+        void AddShared(string name, PartsTally tally, Google.Protobuf.ByteString shell, Func<Google.Protobuf.ByteString> encode,
             Func<ResourceReferences> references)
         {
             if (tally.Count == 0)
@@ -334,13 +334,13 @@ public static class SeedCompiler
                 sharedRemoved.Add(name);
                 return;
             }
-            var version = ContentHash.FormatDigest(ContentHash.EntryDigest(name, ProtoBytes.Hash(shell)) + tally.Digest);
+            var version = ContentHash.FormatDigest(ContentHash.EntryDigest(name, ContentHash.Of(shell.Span)) + tally.Digest);
             if (previous is not null && previous.Snapshot.Get(TypeUrls.Listener).Resources.TryGetValue(name, out var before) && before.Version == version)
             {
                 shared.Add(before);
                 return;
             }
-            shared.Add(new EnvoyResource(name, shell.Descriptor, encode, version, references));
+            shared.Add(new EnvoyResource(name, Envoy.Config.Listener.V3.Listener.Descriptor, encode, version, references));
         }
     }
 

@@ -5,28 +5,34 @@ using Envoy.Config.Listener.V3;
 using Filter = Envoy.Config.Listener.V3.Filter;
 using Envoy.Config.Route.V3;
 using HealthCheck = Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheck;
+using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;
 using Envoy.Extensions.Filters.Http.Router.V3;
 using Envoy.Extensions.Filters.Listener.ProxyProtocol.V3;
 using Envoy.Extensions.Filters.Listener.TlsInspector.V3;
 using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Type.Matcher.V3;
 using Google.Protobuf;
-using Google.Protobuf.WellKnownTypes;
+using Google.Protobuf.Reflection;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
-/// <summary>The resources all tenants share: the stats listener, and the SNI and tunneling listeners that hold their parts.</summary>
+/// <summary>
+/// The resources all tenants share: the stats listener and cluster, and the SNI and tunneling listeners that hold
+/// their parts. Written field by field like every compiled resource (see <see cref="ProtoWriter"/>).
+/// </summary>
 public static class SharedListeners
 {
-    public static ListenerFilter ProxyProtocolFilter() => new()
-    {
-        Name = EnvoyNames.ProxyProtocol,
+    /// <summary><c>ListenerFilter { name: proxy_protocol; typed_config: ProxyProtocol { allow_requests_without_proxy_protocol } }</c>.</summary>
+    public static ByteString ProxyProtocolFilter() => ProtoWriter.Start()
+        .String(ListenerFilter.NameFieldNumber, EnvoyNames.ProxyProtocol)
         // In-seed clients (and health checks) connect without a header; they stay working, and RBAC
         // trusts a header's address only when the peer is the load balancer.
-        TypedConfig = ProtoBytes.Pack(new ProxyProtocol { AllowRequestsWithoutProxyProtocol = true }),
-    };
+        .BeginAny(ListenerFilter.TypedConfigFieldNumber, TypeUrl(ProxyProtocol.Descriptor))
+        .Bool(ProxyProtocol.AllowRequestsWithoutProxyProtocolFieldNumber, true)
+        .EndAny()
+        .Finish();
 
     /// <summary>
     /// The read-only admin paths the stats listener forwards, by exact path (a query string is allowed: Envoy's exact
@@ -40,110 +46,118 @@ public static class SharedListeners
     /// envoy-manager's <c>service_stats</c>: <c>GET /healthz</c> answered by Envoy itself, <c>GET</c> of
     /// <see cref="StatsPaths"/> proxied to the admin port, everything else a 404 from Envoy (never the admin's).
     /// </summary>
-    public static Listener StatsListener(SeedSettings seed)
+    public static ByteString StatsListener(SeedSettings seed)
     {
-        var healthCheck = new HealthCheck { PassThroughMode = false };
-        healthCheck.Headers.Add(new HeaderMatcher { Name = ":path", StringMatch = new StringMatcher { Exact = "/healthz" } });
-        healthCheck.Headers.Add(GetOnly());
-        var host = new VirtualHost { Name = EnvoyNames.StatsListener, Domains = { "*" } };
+        var writer = ProtoWriter.Start().String(Listener.NameFieldNumber, EnvoyNames.StatsListener);
+        TenantCompiler.WriteSocketAddress(writer, Listener.AddressFieldNumber, "0.0.0.0", seed.StatsPort);
+        writer.Begin(Listener.FilterChainsFieldNumber)
+            .Begin(FilterChain.FiltersFieldNumber)
+            .String(Filter.NameFieldNumber, EnvoyNames.HttpConnectionManager)
+            .BeginAny(Filter.TypedConfigFieldNumber, TypeUrl(HttpConnectionManager.Descriptor))
+            // codec_type: AUTO is 0, left out
+            .String(HttpConnectionManager.StatPrefixFieldNumber, EnvoyNames.StatsListener)
+            .Begin(HttpConnectionManager.RouteConfigFieldNumber)
+            .String(RouteConfiguration.NameFieldNumber, EnvoyNames.StatsListener)
+            .Begin(RouteConfiguration.VirtualHostsFieldNumber)
+            .String(VirtualHost.NameFieldNumber, EnvoyNames.StatsListener)
+            .RepeatedString(VirtualHost.DomainsFieldNumber, "*");
         foreach (var path in StatsPaths)
         {
-            host.Routes.Add(new Route
-            {
-                Match = new RouteMatch { Path = path, Headers = { GetOnly() } },
-                Route_ = new RouteAction { Cluster = EnvoyNames.StatsCluster },
-            });
+            writer.Begin(VirtualHost.RoutesFieldNumber)
+                .Begin(Route.MatchFieldNumber).StringOneof(RouteMatch.PathFieldNumber, path);
+            WriteGetOnly(writer, RouteMatch.HeadersFieldNumber);
+            writer.End()
+                .Begin(Route.Route_FieldNumber).StringOneof(RouteAction.ClusterFieldNumber, EnvoyNames.StatsCluster).End()
+                .End();
         }
-        host.Routes.Add(new Route
-        {
-            Match = new RouteMatch { Prefix = "/" },
-            DirectResponse = new DirectResponseAction { Status = 404 },
-        });
-        var hcm = new HttpConnectionManager
-        {
-            CodecType = HttpConnectionManager.Types.CodecType.Auto,
-            StatPrefix = EnvoyNames.StatsListener,
-            RouteConfig = new RouteConfiguration { Name = EnvoyNames.StatsListener, VirtualHosts = { host } },
-            HttpFilters =
-            {
-                new HttpFilter { Name = EnvoyNames.HealthCheck, TypedConfig = ProtoBytes.Pack(healthCheck) },
-                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = ProtoBytes.Pack(new Router()) },
-            },
-        };
-        var listener = new Listener { Name = EnvoyNames.StatsListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.StatsPort) };
-        listener.FilterChains.Add(new FilterChain
-        {
-            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = ProtoBytes.Pack(hcm) } },
-        });
-        return listener;
+        writer.Begin(VirtualHost.RoutesFieldNumber)
+            .Begin(Route.MatchFieldNumber).StringOneof(RouteMatch.PrefixFieldNumber, "/").End()
+            .Begin(Route.DirectResponseFieldNumber).UInt32(DirectResponseAction.StatusFieldNumber, 404).End()
+            .End()
+            .End() // virtual host
+            .End() // route_config
+            .Begin(HttpConnectionManager.HttpFiltersFieldNumber)
+            .String(HttpFilter.NameFieldNumber, EnvoyNames.HealthCheck)
+            .BeginAny(HttpFilter.TypedConfigFieldNumber, TypeUrl(HealthCheck.Descriptor))
+            .BoolValue(HealthCheck.PassThroughModeFieldNumber, false)
+            .Begin(HealthCheck.HeadersFieldNumber)
+            .String(HeaderMatcher.NameFieldNumber, ":path")
+            .Begin(HeaderMatcher.StringMatchFieldNumber).StringOneof(StringMatcher.ExactFieldNumber, "/healthz").End()
+            .End();
+        WriteGetOnly(writer, HealthCheck.HeadersFieldNumber);
+        writer.EndAny()
+            .End();
+        WriteRouter(writer);
+        return writer.EndAny() // the connection manager
+            .End() // filter
+            .End() // filter chain
+            .Finish();
     }
 
-    private static HeaderMatcher GetOnly() => new() { Name = ":method", StringMatch = new StringMatcher { Exact = "GET" } };
+    private static void WriteGetOnly(ProtoWriter writer, int field) => writer
+        .Begin(field)
+        .String(HeaderMatcher.NameFieldNumber, ":method")
+        .Begin(HeaderMatcher.StringMatchFieldNumber).StringOneof(StringMatcher.ExactFieldNumber, "GET").End()
+        .End();
 
-    public static Cluster StatsCluster(SeedSettings seed) => new()
+    private static void WriteRouter(ProtoWriter writer) => writer
+        .Begin(HttpConnectionManager.HttpFiltersFieldNumber)
+        .String(HttpFilter.NameFieldNumber, EnvoyNames.Router)
+        .EmptyAny(HttpFilter.TypedConfigFieldNumber, TypeUrl(Router.Descriptor))
+        .End();
+
+    /// <summary>The admin port as a static cluster: <c>STATIC</c>, round robin, 1 s connect timeout.</summary>
+    public static ByteString StatsCluster(SeedSettings seed)
     {
-        Name = EnvoyNames.StatsCluster,
-        ConnectTimeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(1)),
-        Type = Cluster.Types.DiscoveryType.Static,
-        LbPolicy = Cluster.Types.LbPolicy.RoundRobin,
-        LoadAssignment = new ClusterLoadAssignment
-        {
-            ClusterName = EnvoyNames.StatsCluster,
-            Endpoints =
-            {
-                new LocalityLbEndpoints
-                {
-                    LbEndpoints = { new LbEndpoint { Endpoint = new Endpoint { Address = TenantCompiler.SocketAddress("127.0.0.1", seed.AdminPort) } } },
-                },
-            },
-        },
-    };
+        var writer = ProtoWriter.Start()
+            .String(Cluster.NameFieldNumber, EnvoyNames.StatsCluster)
+            // type is a oneof member (cluster_discovery_type): written though STATIC is 0
+            .UInt32Oneof(Cluster.TypeFieldNumber, (uint)Cluster.Types.DiscoveryType.Static)
+            .Duration(Cluster.ConnectTimeoutFieldNumber, TimeSpan.FromSeconds(1))
+            // lb_policy: ROUND_ROBIN is 0, left out
+            .Begin(Cluster.LoadAssignmentFieldNumber)
+            .String(ClusterLoadAssignment.ClusterNameFieldNumber, EnvoyNames.StatsCluster)
+            .Begin(ClusterLoadAssignment.EndpointsFieldNumber)
+            .Begin(LocalityLbEndpoints.LbEndpointsFieldNumber)
+            .Begin(LbEndpoint.EndpointFieldNumber);
+        TenantCompiler.WriteSocketAddress(writer, Endpoint.AddressFieldNumber, "127.0.0.1", seed.AdminPort);
+        return writer.End().End().End().End().Finish();
+    }
 
     /// <summary>
-    /// The SNI listener's encoding, assembled from the chains' encodings without building the message: the
-    /// canonical encoding writes fields in number order, and <c>filter_chains</c> (3) comes after the shell's
-    /// <c>name</c> (1) and <c>address</c> (2) and before all its other fields, so the bytes are those fields,
-    /// each chain as a length-delimited field 3, then the rest. Byte-identical to serialising the message
-    /// (a test holds it to that).
+    /// The SNI listener with every tenant's chain (none: the shell its version is computed from), assembled from the
+    /// chains' encodings: <c>filter_chains</c> (3) comes after <c>name</c> (1) and <c>address</c> (2) and before
+    /// <c>listener_filters</c> (9), the only other field.
     /// </summary>
     public static ByteString SniListenerBytes(SeedSettings seed, IReadOnlyList<HashedPart<FilterChain>> chains)
     {
-        var shell = SniListener(seed, []);
-        var head = new Listener { Name = shell.Name, Address = shell.Address };
-        var tail = shell.Clone();
-        tail.Name = "";
-        tail.Address = null;
-        const uint chainTag = (Listener.FilterChainsFieldNumber << 3) | 2;
-        var size = head.CalculateSize() + tail.CalculateSize();
+        // Written into a buffer of the exact size (the shell's and every chain's): at 10,000 tenants the listener
+        // is megabytes, which a growing buffer would copy several times.
+        var size = 0;
+        if (chains.Count > 0)
+        {
+            size = SniListenerBytes(seed, []).Length;
+            foreach (var chain in chains)
+            {
+                size += ProtoWriter.LengthDelimitedSize(Listener.FilterChainsFieldNumber, chain.Bytes.Length);
+            }
+        }
+        var writer = (size > 0 ? ProtoWriter.StartSized(size) : ProtoWriter.Start()).String(Listener.NameFieldNumber, EnvoyNames.SniListener);
+        TenantCompiler.WriteSocketAddress(writer, Listener.AddressFieldNumber, "0.0.0.0", seed.SniPort);
         foreach (var chain in chains)
         {
-            size += CodedOutputStream.ComputeRawVarint32Size(chainTag) + CodedOutputStream.ComputeLengthSize(chain.Bytes.Length) + chain.Bytes.Length;
+            writer.Message(Listener.FilterChainsFieldNumber, chain.Bytes.Span);
         }
-        var bytes = new byte[size];
-        var output = new CodedOutputStream(bytes);
-        head.WriteTo(output);
-        foreach (var chain in chains)
-        {
-            output.WriteTag(chainTag);
-            output.WriteBytes(chain.Bytes);
-        }
-        tail.WriteTo(output);
-        output.CheckNoSpaceLeft();
-        return UnsafeByteOperations.UnsafeWrap(bytes);
-    }
-
-    /// <summary>The SNI listener with every tenant's chain (or none: the shell its version is computed from).</summary>
-    public static Listener SniListener(SeedSettings seed, IEnumerable<HashedPart<FilterChain>> chains)
-    {
-        var listener = new Listener { Name = EnvoyNames.SniListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.SniPort) };
         if (seed.ProxyProtocol)
         {
-            listener.ListenerFilters.Add(ProxyProtocolFilter());
+            writer.Message(Listener.ListenerFiltersFieldNumber, SeedEncodings.For(seed).ProxyProtocolFilter!.Span);
         }
         // TLS inspector must be enabled explicitly (Envoy ≥ 1.17) for server_names to match.
-        listener.ListenerFilters.Add(new ListenerFilter { Name = EnvoyNames.TlsInspector, TypedConfig = ProtoBytes.Pack(new TlsInspector()) });
-        listener.FilterChains.AddRange(chains.Select(c => c.Message));
-        return listener;
+        return writer.Begin(Listener.ListenerFiltersFieldNumber)
+            .String(ListenerFilter.NameFieldNumber, EnvoyNames.TlsInspector)
+            .EmptyAny(ListenerFilter.TypedConfigFieldNumber, TypeUrl(TlsInspector.Descriptor))
+            .End()
+            .Finish();
     }
 
     /// <summary>
@@ -156,55 +170,53 @@ public static class SharedListeners
     /// for them. One tenant's allowlist change re-sends its own small RouteConfiguration. The listener depends
     /// on the seed alone.
     /// </summary>
-    public static Listener TunnelingListener(SeedSettings seed)
+    public static ByteString TunnelingListener(SeedSettings seed)
     {
-        var scoped = new ScopedRoutes
-        {
-            Name = EnvoyNames.TunnelingScopes,
-            ScopeKeyBuilder = new ScopedRoutes.Types.ScopeKeyBuilder
-            {
-                Fragments =
-                {
-                    new ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder
-                    {
-                        HeaderValueExtractor = new ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.Types.HeaderValueExtractor
-                        {
-                            Name = ":authority",
-                            ElementSeparator = ".",
-                            Index = 1,
-                        },
-                    },
-                },
-            },
-            RdsConfigSource = TenantCompiler.ConfigSourceFor(seed),
-            ScopedRds = new ScopedRds { ScopedRdsConfigSource = TenantCompiler.ConfigSourceFor(seed) },
-        };
-        var hcm = new HttpConnectionManager
-        {
-            CodecType = HttpConnectionManager.Types.CodecType.Auto,
-            StatPrefix = EnvoyNames.HttpStatPrefix,
-            ScopedRoutes = scoped,
-            Http2ProtocolOptions = new Http2ProtocolOptions { AllowConnect = true },
-            UpgradeConfigs = { new HttpConnectionManager.Types.UpgradeConfig { UpgradeType = EnvoyNames.ConnectUpgrade } },
+        var configSource = SeedEncodings.For(seed).ConfigSource.Span;
+        var writer = ProtoWriter.Start().String(Listener.NameFieldNumber, EnvoyNames.TunnelingListener);
+        TenantCompiler.WriteSocketAddress(writer, Listener.AddressFieldNumber, "0.0.0.0", seed.TunnelingPort);
+        writer.Begin(Listener.FilterChainsFieldNumber)
+            .Begin(FilterChain.FiltersFieldNumber)
+            .String(Filter.NameFieldNumber, EnvoyNames.HttpConnectionManager)
+            .BeginAny(Filter.TypedConfigFieldNumber, TypeUrl(HttpConnectionManager.Descriptor))
+            // codec_type: AUTO is 0, left out
+            .String(HttpConnectionManager.StatPrefixFieldNumber, EnvoyNames.HttpStatPrefix)
+            // The base HTTP RBAC filter: no rules, so only virtual hosts with an override are restricted.
+            .Begin(HttpConnectionManager.HttpFiltersFieldNumber)
+            .String(HttpFilter.NameFieldNumber, EnvoyNames.HttpRbac)
+            .EmptyAny(HttpFilter.TypedConfigFieldNumber, TypeUrl(HttpRbac.Descriptor))
+            .End();
+        WriteRouter(writer);
+        writer.Begin(HttpConnectionManager.Http2ProtocolOptionsFieldNumber)
+            .Bool(Http2ProtocolOptions.AllowConnectFieldNumber, true)
+            .End()
             // The client address for RBAC is the connection's (after PROXY protocol), never a header a
-            // client can write: X-Forwarded-For is not trusted.
-            UseRemoteAddress = true,
-            XffNumTrustedHops = 0,
-            HttpFilters =
-            {
-                new HttpFilter { Name = EnvoyNames.HttpRbac, TypedConfig = ProtoBytes.Pack(RbacConfigs.HttpBase()) },
-                new HttpFilter { Name = EnvoyNames.Router, TypedConfig = ProtoBytes.Pack(new Router()) },
-            },
-        };
-        var listener = new Listener { Name = EnvoyNames.TunnelingListener, Address = TenantCompiler.SocketAddress("0.0.0.0", seed.TunnelingPort) };
+            // client can write: X-Forwarded-For is not trusted (xff_num_trusted_hops 0, left out).
+            .BoolValue(HttpConnectionManager.UseRemoteAddressFieldNumber, true)
+            .Begin(HttpConnectionManager.UpgradeConfigsFieldNumber)
+            .String(HttpConnectionManager.Types.UpgradeConfig.UpgradeTypeFieldNumber, EnvoyNames.ConnectUpgrade)
+            .End()
+            .Begin(HttpConnectionManager.ScopedRoutesFieldNumber)
+            .String(ScopedRoutes.NameFieldNumber, EnvoyNames.TunnelingScopes)
+            .Begin(ScopedRoutes.ScopeKeyBuilderFieldNumber)
+            .Begin(ScopedRoutes.Types.ScopeKeyBuilder.FragmentsFieldNumber)
+            .Begin(ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.HeaderValueExtractorFieldNumber)
+            .String(ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.Types.HeaderValueExtractor.NameFieldNumber, ":authority")
+            .String(ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.Types.HeaderValueExtractor.ElementSeparatorFieldNumber, ".")
+            .UInt32Oneof(ScopedRoutes.Types.ScopeKeyBuilder.Types.FragmentBuilder.Types.HeaderValueExtractor.IndexFieldNumber, 1)
+            .End().End().End()
+            .Message(ScopedRoutes.RdsConfigSourceFieldNumber, configSource)
+            .Begin(ScopedRoutes.ScopedRdsFieldNumber).Message(ScopedRds.ScopedRdsConfigSourceFieldNumber, configSource).End()
+            .End() // scoped_routes
+            .EndAny()
+            .End() // filter
+            .End(); // filter chain
         if (seed.ProxyProtocol)
         {
-            listener.ListenerFilters.Add(ProxyProtocolFilter());
+            writer.Message(Listener.ListenerFiltersFieldNumber, SeedEncodings.For(seed).ProxyProtocolFilter!.Span);
         }
-        listener.FilterChains.Add(new FilterChain
-        {
-            Filters = { new Filter { Name = EnvoyNames.HttpConnectionManager, TypedConfig = ProtoBytes.Pack(hcm) } },
-        });
-        return listener;
+        return writer.Finish();
     }
+
+    private static string TypeUrl(MessageDescriptor descriptor) => ProtoBytes.TypeUrlOf(descriptor);
 }
