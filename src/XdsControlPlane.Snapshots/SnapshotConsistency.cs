@@ -15,9 +15,11 @@ public static class SnapshotConsistency
     /// walk over 50,000 resources (65–100 ms). Otherwise, or with nothing accepted yet, everything is checked.
     /// </summary>
     /// <remarks>
-    /// What a change can break: a changed resource's own references, and the references of whatever still
-    /// refers to a removed name (found by an index of each set, built once per set): both are checked forward
-    /// by the full check's own code. And a changed TypedExtensionConfig, against the filters that take it.
+    /// What a change can break: a changed resource's own references (of a resource made of parts derived from
+    /// the accepted one, the parts added), and the references of whatever still refers to a removed name (found
+    /// by an index of each set, built whole once, then derived from the accepted set's index change by change):
+    /// both are checked forward by the full check's own code. And a changed TypedExtensionConfig, against the
+    /// filters that take it.
     /// </remarks>
     public static IReadOnlyList<string> Check(Snapshot snapshot, Snapshot? accepted)
     {
