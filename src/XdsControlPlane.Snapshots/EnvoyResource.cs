@@ -52,11 +52,10 @@ public sealed class EnvoyResource
     /// tenant's part) is produced only on first use; the message is parsed from it when asked, and the references
     /// are gathered from the parts.
     /// </summary>
-    public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version,
-        Func<ResourceReferences> references)
+    public EnvoyResource(string name, MessageDescriptor descriptor, Func<ByteString> encode, string version, ResourceParts parts)
     {
         Name = name;
-        _referencesFromParts = references;
+        Parts = parts;
         _parser = descriptor.Parser;
         _encode = encode;
         TypeUrl = ProtoBytes.TypeUrlOf(descriptor);
@@ -77,15 +76,17 @@ public sealed class EnvoyResource
         EntryDigest = ContentHash.EntryDigest(name, Version);
     }
 
-    // For a composite: its references, gathered from its parts (each read once) instead of parsing the whole.
-    private readonly Func<ResourceReferences>? _referencesFromParts;
     private ResourceReferences? _references;
+
+    /// <summary>For a resource made of parts (a shared listener's chains): each part's references, and what changed
+    /// since the resource it was derived from. Null for the rest.</summary>
+    public ResourceParts? Parts { get; }
 
     /// <summary>
     /// What the resource refers to, read on first use and kept (racing threads read equal values; the reference
-    /// write is atomic): from its parts for a composite, else from its message.
+    /// write is atomic): from its parts for a composite (each read once) instead of parsing the whole, else from its message.
     /// </summary>
-    internal ResourceReferences References => _references ??= _referencesFromParts?.Invoke() ?? ResourceReferences.Read(this);
+    internal ResourceReferences References => _references ??= Parts is { } parts ? ResourceReferences.Union(parts.All.Select(p => p.References)) : ResourceReferences.Read(this);
 
     public string Name { get; }
 

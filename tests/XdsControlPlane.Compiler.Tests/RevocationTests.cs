@@ -427,6 +427,61 @@ public sealed class RevocationTests
         Assert.Empty(SnapshotConsistency.Check(narrowed, served.Snapshot));
     }
 
+    [Fact]
+    public void TheIncrementalCheckOfADrainedSniListenerLooksAtTheChangedChainsAndStillFindsWhatTheFullCheckFinds()
+    {
+        // A drain renames one tenant's chains in the SNI listener (every tenant's chains): the listener says which parts
+        // it gained and lost since the one served, and the check's index of who refers to what is derived change by
+        // change, so a removed name is still traced to the (unchanged) chain that uses it.
+        var model = Model();
+        var served = SeedCompiler.Compile(model);
+        var narrowed = SeedCompiler.Compile(WithRanges(model, Sni, RangesOf(model, Sni)[0]), served, drainRevocations: false);
+        var drained = SeedCompiler.Compile(narrowed.Model, narrowed, drainRevocations: true);
+        var before = narrowed.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener];
+        var after = drained.Snapshot.Get(TypeUrls.Listener).Resources[EnvoyNames.SniListener];
+        Assert.NotEqual(before.Version, after.Version);
+        Assert.True(after.Parts!.IsDerivedFrom(before));
+        Assert.Equal(drained.Tenants[Sni].SniChains.Count, after.Parts.Added.Count);
+        Assert.Equal(narrowed.Tenants[Sni].SniChains.Count, after.Parts.Removed.Count);
+        Assert.Equal(after.Parts.All.Count, drained.Tenants.Values.Sum(a => a.SniChains.Count));
+
+        // The served snapshot's index exists (a removal was checked against it), so the drained one's is derived.
+        Snapshot Replace(Snapshot basis, string typeUrl, IEnumerable<EnvoyResource> upserts, IEnumerable<string> removals) =>
+            new(basis.ByType.Values.Where(s => s.TypeUrl != typeUrl).Append(basis.Get(typeUrl).With(upserts, removals)));
+        var someExtension = narrowed.Snapshot.Get(TypeUrls.ExtensionConfig).Resources.Keys.First();
+        Assert.NotEmpty(SnapshotConsistency.Check(Replace(narrowed.Snapshot, TypeUrls.ExtensionConfig, [], [someExtension]), narrowed.Snapshot));
+        Assert.Empty(SnapshotConsistency.Check(drained.Snapshot, narrowed.Snapshot));
+
+        // From the drained snapshot: remove the renamed filter's config (a chain the drain added), an unchanged tenant's
+        // filter config, and a cluster an unchanged chain proxies to; and add a chain to a missing cluster.
+        var renamed = drained.Snapshot.Get(TypeUrls.ExtensionConfig).Resources.Keys.Single(k => Mentions(k, Sni)
+            && !narrowed.Snapshot.Get(TypeUrls.ExtensionConfig).Resources.ContainsKey(k));
+        var other = drained.Tenants.Values.First(a => a.Tenant.Id != Sni && a.SniChains.Count > 0);
+        var otherChain = ResourceReferences.OfChain(EnvoyNames.SniListener, other.SniChains[0].Message);
+        var otherFilter = otherChain.DiscoveredFilters[0].Name;
+        var otherCluster = otherChain.Clusters[0];
+        var bogusChain = new FilterChain
+        {
+            Filters = { new Envoy.Config.Listener.V3.Filter { Name = "tcp", TypedConfig = Google.Protobuf.WellKnownTypes.Any.Pack(new TcpProxy { StatPrefix = "x", Cluster = "nowhere" }) } },
+        };
+        var withBogus = new EnvoyResource(EnvoyNames.SniListener, Listener.Descriptor, () => after.Bytes, "bogus-version",
+            new ResourceParts(() => [.. after.Parts.All, new ResourcePart("bogus", ResourceReferences.OfChain(EnvoyNames.SniListener, bogusChain))])
+                .DerivedFrom(after, [new ResourcePart("bogus", ResourceReferences.OfChain(EnvoyNames.SniListener, bogusChain))], []));
+        var broken = new Dictionary<string, (Snapshot Snapshot, string Expected)>
+        {
+            ["renamed config removed"] = (Replace(drained.Snapshot, TypeUrls.ExtensionConfig, [], [renamed]), renamed),
+            ["unchanged tenant's config removed"] = (Replace(drained.Snapshot, TypeUrls.ExtensionConfig, [], [otherFilter]), otherFilter),
+            ["unchanged chain's cluster removed"] = (Replace(drained.Snapshot, TypeUrls.Cluster, [], [otherCluster]), otherCluster),
+            ["added chain to a missing cluster"] = (Replace(drained.Snapshot, TypeUrls.Listener, [withBogus], []), "nowhere"),
+        };
+        foreach (var (what, (snapshot, expected)) in broken)
+        {
+            var full = SnapshotConsistency.Check(snapshot);
+            Assert.Contains(full, p => p.Contains(expected, StringComparison.Ordinal));
+            Assert.True(full.Order(StringComparer.Ordinal).SequenceEqual(SnapshotConsistency.Check(snapshot, drained.Snapshot).Order(StringComparer.Ordinal)), what);
+        }
+    }
+
     /// <summary>The tunneling path's HTTP RBAC lives in the tenant's own RouteConfiguration: only that one changes.</summary>
     private static void AssertOnlyTenantRoutesChanged(CompiledSeed before, CompiledSeed after, string tenantId)
     {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Model;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Server.Hosting;
 using XdsControlPlane.Sources.Folder;
@@ -61,6 +62,59 @@ public sealed class EnforcementReporterTests(ITestOutputHelper output)
         Assert.Contains("nodeport_proxy_tenants{enforcement=\"EnforcedDirect\"} 1", text, StringComparison.Ordinal);
         Assert.DoesNotContain("enforcement=\"NotEnforceableOpen\",reason", text, StringComparison.Ordinal); // the old info series is gone
         Assert.Single(text.Split('\n'), l => l.StartsWith("nodeport_proxy_tenant_info{", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ASnapshotDerivedFromTheLastOneIsReportedByItsChangedTenantsAloneWithTheSameResultAsAFullComparison()
+    {
+        // The pipeline's incremental compile says which tenants it changed: the reporter looks at those alone. Its
+        // logs and metrics must be what comparing every tenant gives (a second reporter, fed only the final
+        // compilation, compares every tenant).
+        var load = new FolderSource(Path.Combine(AppContext.BaseDirectory, "../../../../../envoy-config/examples/aws-seed"),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<FolderSource>.Instance).Load();
+        var translated = InventoryTranslator.Translate(load.Inventory!);
+        var tenants = translated.Tenants.ToList();
+        Assert.True(tenants.Count >= 3);
+        var registry = Prometheus.Metrics.NewCustomRegistry();
+        var logger = new RecordingLogger(output);
+        ConfigPipeline pipeline = null!;
+        var reporter = new EnforcementReporter(registry, new TypedLogger(logger), () => pipeline.Diagnostics);
+        var seen = new List<Compiler.Compilation.CompiledSeed>();
+        pipeline = new ConfigPipeline(s => SnapshotConsistency.Check(s), Microsoft.Extensions.Logging.Abstractions.NullLogger<ConfigPipeline>.Instance)
+        {
+            Applied = compiled =>
+            {
+                seen.Add(compiled);
+                reporter.OnApplied(compiled);
+            },
+        };
+        void Apply(IEnumerable<Model.Tenant> next) =>
+            Assert.True(pipeline.Apply(new PipelineInput(translated.Seed, next.ToValueList(), new HashSet<string>(), [])).Applied);
+
+        Apply(tenants);
+        var (notEnforced, enforcedAgain) = (logger.Count("AllowlistNotEnforced"), logger.Count("AllowlistEnforcedAgain"));
+        var dryRun = tenants.First(t => t.Strategy == ExposeStrategy.Tunneling && t.AllowedRanges.Count > 0 && t.AllowlistMode == AllowlistMode.Enforce) with { AllowlistMode = Model.AllowlistMode.DryRun };
+        Apply(tenants.Select(t => t.Id == dryRun.Id ? dryRun : t));                      // one tenant no longer enforced
+        Assert.True(seen[^1].TryGetChangedSince(seen[^2], out var changed));
+        Assert.Equal([dryRun.Id], changed);
+        Assert.Equal(notEnforced + 1, logger.Count("AllowlistNotEnforced"));
+        var gone = tenants.First(t => t.Strategy == ExposeStrategy.NodePort && t.AllowedRanges.Count > 0 && t.AllowlistMode == AllowlistMode.Enforce); // enforced
+        Apply(tenants.Where(t => t.Id != gone.Id).Select(t => t.Id == dryRun.Id ? dryRun : t)); // one tenant gone
+        Assert.True(seen[^1].TryGetChangedSince(seen[^2], out changed));
+        Assert.Equal([gone.Id], changed);
+        Apply(tenants);                                                                   // back: enforced again, the other one back
+        Assert.True(seen[^1].TryGetChangedSince(seen[^2], out _));
+        Assert.Equal(enforcedAgain + 1, logger.Count("AllowlistEnforcedAgain"));
+        Assert.Equal(notEnforced + 1, logger.Count("AllowlistNotEnforced"));
+
+        var fresh = Prometheus.Metrics.NewCustomRegistry();
+        new EnforcementReporter(fresh, new TypedLogger(new RecordingLogger(output)), () => pipeline.Diagnostics).OnApplied(seen[^1]);
+        static IEnumerable<string> Series(string text) =>
+            text.Split('\n').Where(l => l.StartsWith("nodeport_proxy_tenant", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+        Assert.Equal(Series(await Scrape(fresh)), Series(await Scrape(registry)));
+        Assert.Contains($"nodeport_proxy_tenants{{enforcement=\"DryRun\"}} {tenants.Count(t => t.AllowlistMode == AllowlistMode.DryRun)}",
+            await Scrape(registry), StringComparison.Ordinal); // the example's own dry-run tenant only
+        Assert.Equal(tenants.Count, Series(await Scrape(registry)).Count(l => l.StartsWith("nodeport_proxy_tenant_info{", StringComparison.Ordinal)));
     }
 
     private static async Task<string> Scrape(Prometheus.CollectorRegistry registry)

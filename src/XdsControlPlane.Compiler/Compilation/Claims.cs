@@ -77,9 +77,11 @@ public sealed class Claims
     {
         var byHost = _byHost.ToBuilder();
         var conflicted = Conflicted.ToBuilder();
+        var hosts = new HashSet<string>(StringComparer.Ordinal);
         void Update(string host, Func<ImmutableSortedSet<PortClaim>, ImmutableSortedSet<PortClaim>> change)
         {
             touched.Add(host);
+            hosts.Add(host);
             var claims = change(byHost.TryGetValue(host, out var existing) ? existing : ImmutableSortedSet<PortClaim>.Empty);
             if (claims.Count == 0)
             {
@@ -112,7 +114,26 @@ public sealed class Claims
                 Update(host, c => c.Add(claim));
             }
         }
-        return new Claims(Kind, byHost.ToImmutable(), conflicted.ToImmutable());
+        var next = new Claims(Kind, byHost.ToImmutable(), conflicted.ToImmutable());
+        if (Volatile.Read(ref _diagnostics) is { } known)
+        {
+            // The conflicts' diagnostics carried over, those of the hostnames touched made again: a seed with many
+            // conflicts does not format every one of them again for each change.
+            var diagnostics = known.ToBuilder();
+            foreach (var host in hosts)
+            {
+                if (next.Conflicted.Contains(host))
+                {
+                    diagnostics[host] = next.DiagnosticsOf(host);
+                }
+                else
+                {
+                    diagnostics.Remove(host);
+                }
+            }
+            next._diagnostics = diagnostics.ToImmutable();
+        }
+        return next;
     }
 
     /// <summary>
@@ -207,25 +228,35 @@ public sealed class Claims
         lostSni.Count == 0 && lostNodePorts.Count == 0 ? ""
             : $"{string.Join(",", lostSni.Order(StringComparer.Ordinal))}|{string.Join(",", lostNodePorts.Order(StringComparer.Ordinal))}";
 
-    /// <summary>One error per losing claim, naming the Service and the owner: computed from the conflicted hostnames only.</summary>
+    // Per conflicted hostname, its diagnostics: made on first use, then carried to the claims derived by With().
+    private ImmutableDictionary<string, ImmutableArray<Diagnostic>>? _diagnostics;
+
+    /// <summary>One error per losing claim, naming the Service and the owner: computed from the conflicted hostnames only,
+    /// each hostname's once in the life of its claims (see <see cref="With"/>).</summary>
     public IEnumerable<Diagnostic> Diagnostics()
     {
-        foreach (var host in Conflicted)
+        var known = Volatile.Read(ref _diagnostics);
+        if (known is null)
         {
-            var claims = _byHost[host];
-            var owner = claims.Min;
-            foreach (var claim in claims.Skip(1))
-            {
-                yield return Kind == ClaimKind.SniHostname
-                    ? new Diagnostic(DiagnosticSeverity.Error, "SniHostnameConflict", $"Service/{claim.Service}",
-                        "metadata.annotations[nodeport-proxy.k8s.io/port-mapping]",
-                        $"hostname '{host}' is already used by the older Service {owner.Service} (tenant {owner.Tenant}); " +
-                        "this port is not exposed by SNI until the hostname is changed", claim.Tenant)
-                    : new Diagnostic(DiagnosticSeverity.Error, "NodePortConflict", $"Service/{claim.Service}",
-                        $"spec.ports[name='{claim.Key[(claim.Service.Length + 1)..]}'].nodePort",
-                        $"node port {host} is already used by the older Service {owner.Service} (tenant {owner.Tenant}, {owner.Key}); " +
-                        "this port gets no NodePort listener until one of them changes its node port", claim.Tenant);
-            }
+            // Racing threads make equal values; either may be kept.
+            known = ImmutableDictionary.CreateRange(StringComparer.Ordinal, Conflicted.Select(host => KeyValuePair.Create(host, DiagnosticsOf(host))));
+            Volatile.Write(ref _diagnostics, known);
         }
+        return Conflicted.SelectMany(host => known[host]);
+    }
+
+    private ImmutableArray<Diagnostic> DiagnosticsOf(string host)
+    {
+        var claims = _byHost[host];
+        var owner = claims.Min;
+        return [.. claims.Skip(1).Select(claim => Kind == ClaimKind.SniHostname
+            ? new Diagnostic(DiagnosticSeverity.Error, "SniHostnameConflict", $"Service/{claim.Service}",
+                "metadata.annotations[nodeport-proxy.k8s.io/port-mapping]",
+                $"hostname '{host}' is already used by the older Service {owner.Service} (tenant {owner.Tenant}); " +
+                "this port is not exposed by SNI until the hostname is changed", claim.Tenant)
+            : new Diagnostic(DiagnosticSeverity.Error, "NodePortConflict", $"Service/{claim.Service}",
+                $"spec.ports[name='{claim.Key[(claim.Service.Length + 1)..]}'].nodePort",
+                $"node port {host} is already used by the older Service {owner.Service} (tenant {owner.Tenant}, {owner.Key}); " +
+                "this port gets no NodePort listener until one of them changes its node port", claim.Tenant))];
     }
 }

@@ -63,8 +63,35 @@ public sealed class CompiledSeed
     public Claims NodePortClaims { get; }
 
     /// <summary>Conflicts found across tenants, then each tenant's own findings (computed with its artifacts).</summary>
+    /// <remarks>O(findings): the tenants with findings are kept apart, patched by each change like the resource sets.</remarks>
     public IEnumerable<Diagnostic> Diagnostics =>
-        Claims.Diagnostics().Concat(NodePortClaims.Diagnostics()).Concat(Ordered.SelectMany(t => t.Diagnostics));
+        Claims.Diagnostics().Concat(NodePortClaims.Diagnostics()).Concat(WithFindings.Values.SelectMany(t => t.Diagnostics));
+
+    /// <summary>The tenants whose artifacts carry diagnostics, by id.</summary>
+    internal ImmutableSortedDictionary<string, TenantArtifacts> WithFindings { get; init; } =
+        ImmutableSortedDictionary.Create<string, TenantArtifacts>(StringComparer.Ordinal);
+
+    // Set by an incremental compile: the compilation it was derived from (weakly, so compilations do not chain in
+    // memory) and the ids of the tenants added, removed or recompiled since.
+    private WeakReference<CompiledSeed>? _base;
+    private IReadOnlyList<string> _changedSinceBase = [];
+
+    internal void DerivedFrom(CompiledSeed previous, IReadOnlyList<string> changed)
+    {
+        _base = new WeakReference<CompiledSeed>(previous);
+        _changedSinceBase = changed;
+    }
+
+    /// <summary>
+    /// The ids of the tenants added, removed or recompiled since <paramref name="held"/>, when this compilation was
+    /// derived from exactly that one (the pipeline's usual case); false when unknown (then compare every tenant).
+    /// Every other tenant's report is the same instance in both.
+    /// </summary>
+    public bool TryGetChangedSince(CompiledSeed held, out IReadOnlyList<string> changed)
+    {
+        changed = _changedSinceBase;
+        return _base is not null && _base.TryGetTarget(out var target) && ReferenceEquals(target, held);
+    }
 
     /// <summary>Per-tenant reports, built when the tenant was compiled (O(1) each here).</summary>
     public IEnumerable<TenantReport> Reports => Ordered.Select(t => ReportOf(t));
@@ -101,6 +128,7 @@ public static class SeedCompiler
         Claims.Grouped? grouped = null, groupedNodePorts = null;
         ImmutableSortedDictionary<string, TenantArtifacts> compiled;
         TenantArtifacts[] ordered;
+        IReadOnlyList<string>? changedTenantIds = null;
         if (reuse)
         {
             // Only the tenants whose input changed, and those sharing a hostname with them, are looked at:
@@ -112,6 +140,11 @@ public static class SeedCompiler
             var b = 0;
             foreach (var tenant in model.Tenants)
             {
+                if (b < before.Length && ReferenceEquals(before[b].Tenant, tenant))
+                {
+                    b++; // the same instance: unchanged (sources hand over unchanged tenants as they were)
+                    continue;
+                }
                 while (b < before.Length && string.CompareOrdinal(before[b].Tenant.Id, tenant.Id) < 0)
                 {
                     changedIds[before[b].Tenant.Id] = (before[b], null);
@@ -190,6 +223,16 @@ public static class SeedCompiler
             {
                 ordered = before;
             }
+            else if (before.Length == model.Tenants.Count && changedIds.Values.All(c => c.Old is not null && c.New is not null))
+            {
+                // Nobody came or went: every tenant keeps its slot, the changed ones are found by binary search.
+                ordered = (TenantArtifacts[])before.Clone();
+                foreach (var (id, _) in changedIds)
+                {
+                    var slot = Array.BinarySearch(ordered, id, ArtifactsById.Instance);
+                    ordered[slot] = compiled[id];
+                }
+            }
             else
             {
                 // Unchanged tenants keep their place; a pass over references, no lookups.
@@ -204,6 +247,7 @@ public static class SeedCompiler
                     ordered[i] = j < before.Length && before[j].Tenant.Id == id && !changedIds.ContainsKey(id) ? before[j] : compiled[id];
                 }
             }
+            changedTenantIds = [.. changedIds.Keys];
         }
         else
         {
@@ -282,8 +326,8 @@ public static class SeedCompiler
         // does not parse 12,000 chains; its shell (address, listener filters) refers to nothing.
         AddShared(EnvoyNames.SniListener, sniTally, SharedListeners.SniListenerBytes(seed, []),
             () => SharedListeners.SniListenerBytes(seed, [.. ordered.SelectMany(a => a.SniChains)]),
-            () => ResourceReferences.Union(ordered.SelectMany(a => a.SniChains)
-                .Select(c => ResourceReferences.OfPart(c, part => ResourceReferences.OfChain(EnvoyNames.SniListener, part.Message)))));
+            () => [.. ordered.SelectMany(a => a.SniChains).Select(SniChainPart)],
+            a => a.SniChains.Select(SniChainPart));
         // The tunneling listener depends on the seed alone (its scopes come by SRDS): the same resource, bytes and
         // version for as long as some tenant tunnels, whoever comes or goes.
         if (scopes.Resources.Count == 0)
@@ -300,6 +344,7 @@ public static class SeedCompiler
 
         var snapshot = new Snapshot([clusters, endpoints, listeners, scopes, routes, extensions]);
         ImmutableHashSet<string> owed;
+        ImmutableSortedDictionary<string, TenantArtifacts> withFindings;
         if (reuse)
         {
             var owing = previous!.OwedRevocations.ToBuilder();
@@ -315,19 +360,40 @@ public static class SeedCompiler
                 }
             }
             owed = owing.ToImmutable();
+            var findings = previous.WithFindings.ToBuilder();
+            foreach (var (old, @new) in changed)
+            {
+                if (old is not null)
+                {
+                    findings.Remove(old.Tenant.Id);
+                }
+                if (@new is { Diagnostics.Count: > 0 })
+                {
+                    findings[@new.Tenant.Id] = @new;
+                }
+            }
+            withFindings = findings.ToImmutable();
         }
         else
         {
             owed = [.. ordered.Where(a => a.RevocationOwed).Select(a => a.Tenant.Id)];
+            withFindings = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal,
+                ordered.Where(a => a.Diagnostics.Count > 0).Select(a => KeyValuePair.Create(a.Tenant.Id, a)));
         }
-        return new CompiledSeed(model, snapshot, compiled, claims, nodePortClaims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
+        var result = new CompiledSeed(model, snapshot, compiled, claims, nodePortClaims, servingLastGood ?? ImmutableHashSet<string>.Empty, recompiled, ordered)
         {
             SniTally = sniTally,
             OwedRevocations = owed,
+            WithFindings = withFindings,
         };
+        if (changedTenantIds is not null)
+        {
+            result.DerivedFrom(previous!, changedTenantIds);
+        }
+        return result;
 
         void AddShared(string name, PartsTally tally, Google.Protobuf.ByteString shell, Func<Google.Protobuf.ByteString> encode,
-            Func<ResourceReferences> references)
+            Func<IReadOnlyList<ResourcePart>> references, Func<TenantArtifacts, IEnumerable<ResourcePart>> partsOf)
         {
             if (tally.Count == 0)
             {
@@ -335,14 +401,28 @@ public static class SeedCompiler
                 return;
             }
             var version = ContentHash.FormatDigest(ContentHash.EntryDigest(name, ContentHash.Of(shell.Span)) + tally.Digest);
-            if (previous is not null && previous.Snapshot.Get(TypeUrls.Listener).Resources.TryGetValue(name, out var before) && before.Version == version)
+            var before = previous?.Snapshot.Get(TypeUrls.Listener).Resources.GetValueOrDefault(name);
+            if (before is not null && before.Version == version)
             {
                 shared.Add(before);
                 return;
             }
-            shared.Add(new EnvoyResource(name, Envoy.Config.Listener.V3.Listener.Descriptor, encode, version, references));
+            var parts = new ResourceParts(references);
+            if (before is not null && reuse)
+            {
+                // Derived from the listener served: the changed tenants' parts are all that differ, so the consistency
+                // check looks at them alone.
+                parts.DerivedFrom(before,
+                    [.. changed.Where(c => c.New is not null).SelectMany(c => partsOf(c.New!))],
+                    [.. changed.Where(c => c.Old is not null).SelectMany(c => partsOf(c.Old!))]);
+            }
+            shared.Add(new EnvoyResource(name, Envoy.Config.Listener.V3.Listener.Descriptor, encode, version, parts));
         }
     }
+
+    /// <summary>One SNI chain as a part: keyed by its name and hash, its references read once in the chain's life.</summary>
+    private static ResourcePart SniChainPart(HashedPart<Envoy.Config.Listener.V3.FilterChain> chain) =>
+        new($"{chain.Name}\0{chain.Hash}", ResourceReferences.OfPart(chain, part => ResourceReferences.OfChain(EnvoyNames.SniListener, part.Message)));
 
     private static ResourceSet Patch(ResourceSet set, List<(TenantArtifacts? Old, TenantArtifacts? New)> changed, Func<TenantArtifacts, IReadOnlyList<EnvoyResource>> select)
     {
@@ -359,6 +439,14 @@ public static class SeedCompiler
             }
         }
         return set.With(upserts, removals);
+    }
+
+    private sealed class ArtifactsById : System.Collections.IComparer
+    {
+        public static readonly ArtifactsById Instance = new();
+
+        public int Compare(object? x, object? y) =>
+            string.CompareOrdinal(x is TenantArtifacts a ? a.Tenant.Id : (string?)x, y is TenantArtifacts b ? b.Tenant.Id : (string?)y);
     }
 
     internal static bool IsSortedById(ValueList<Tenant> tenants)

@@ -27,7 +27,6 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
     private DateTimeOffset? _drainOwedSince; // under _gate: more than 8 bytes, a read without it could be torn
     private long _lastAppliedUtcTicks; // 0 until the first apply; one atomic word, read without the lock
     private long _applyingSince; // timestamp of the apply in progress, 0 when none
-    private Dictionary<string, Tenant> _lastGood = new(StringComparer.Ordinal);
     private CompiledSeed? _current;
     private IReadOnlyList<Diagnostic> _diagnostics = [];
     private IReadOnlySet<string> _servingLastGood = new HashSet<string>(StringComparer.Ordinal);
@@ -98,17 +97,15 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
                 return Reject(diagnostics, watch, "the Seed's settings are invalid; the last good configuration stays in force");
             }
 
-            var tenants = new Dictionary<string, Tenant>(StringComparer.Ordinal);
-            foreach (var tenant in input.Tenants)
-            {
-                tenants[tenant.Id] = tenant;
-            }
+            // A failed tenant keeps the tenant it was last compiled from (the served model holds it): looked up by id,
+            // so an apply costs O(failed tenants) here, not a dictionary of every tenant.
             var servingLastGood = new HashSet<string>(StringComparer.Ordinal);
+            var substitutes = new List<Tenant>();
             foreach (var failed in input.FailedTenants)
             {
-                if (_lastGood.TryGetValue(failed, out var good))
+                if (_current is not null && _current.Tenants.TryGetValue(failed, out var good))
                 {
-                    tenants[failed] = good;
+                    substitutes.Add(good.Tenant);
                     servingLastGood.Add(failed);
                     LogKeptLastGood(logger, failed);
                     diagnostics.Add(new Diagnostic(DiagnosticSeverity.Warning, "TenantServingLastGood", $"Cluster/{failed}", "",
@@ -123,10 +120,7 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
                         "(unreachable through the nodeport-proxy) until it is fixed", failed));
                 }
             }
-            // Sources hand tenants sorted by id (hence unique); only last-good substitutions need a new order.
-            var ordered = servingLastGood.Count == 0 && input.FailedTenants.Count == 0 && SeedCompiler.IsSortedById(input.Tenants)
-                ? input.Tenants
-                : tenants.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
+            var ordered = WithSubstitutes(input.Tenants, substitutes);
             var inputDiagnostics = diagnostics.ToList(); // with the tenant notes above, which a later drain reports again
             var model = new SeedModel(input.Seed, ordered);
             ApplyOutcome outcome;
@@ -142,12 +136,51 @@ public sealed partial class ConfigPipeline(Func<Snapshot, IReadOnlyList<string>>
             }
             if (outcome.Applied)
             {
-                _lastGood = tenants;
                 _servingLastGood = servingLastGood;
                 _inputDiagnostics = inputDiagnostics;
             }
             return outcome;
         }
+    }
+
+    /// <summary>
+    /// The input's tenants with each last good substitute in its id's place (replacing an input tenant of that id).
+    /// Sources hand tenants sorted by id (hence unique): then this is the input itself, or one merge of two sorted
+    /// sequences; anything else is sorted here, the last tenant of an id winning, as the compiler expects.
+    /// </summary>
+    private static ValueList<Tenant> WithSubstitutes(ValueList<Tenant> input, List<Tenant> substitutes)
+    {
+        if (!SeedCompiler.IsSortedById(input))
+        {
+            var byId = new Dictionary<string, Tenant>(StringComparer.Ordinal);
+            foreach (var tenant in input.Concat(substitutes))
+            {
+                byId[tenant.Id] = tenant;
+            }
+            return byId.Values.OrderBy(t => t.Id, StringComparer.Ordinal).ToValueList();
+        }
+        if (substitutes.Count == 0)
+        {
+            return input;
+        }
+        substitutes.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
+        var merged = new List<Tenant>(input.Count + substitutes.Count);
+        var s = 0;
+        foreach (var tenant in input)
+        {
+            while (s < substitutes.Count && string.CompareOrdinal(substitutes[s].Id, tenant.Id) < 0)
+            {
+                merged.Add(substitutes[s++]);
+            }
+            if (s < substitutes.Count && substitutes[s].Id == tenant.Id)
+            {
+                merged.Add(substitutes[s++]);
+                continue;
+            }
+            merged.Add(tenant);
+        }
+        merged.AddRange(substitutes.Skip(s));
+        return merged.ToValueList();
     }
 
     /// <summary>Makes every drain owed (see <see cref="RevocationDelay"/>): one snapshot renames all those tenants' filters.</summary>

@@ -19,7 +19,9 @@ public sealed partial class EnforcementReporter
     private readonly Gauge _tenantInfo;
     private readonly Counter _changes;
     private readonly Lock _gate = new();
-    private Dictionary<string, (Enforcement Enforcement, string Reason)> _states = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (Enforcement Enforcement, string Reason)> _states = new(StringComparer.Ordinal);
+    private readonly int[] _counts = new int[Enum.GetValues<Enforcement>().Length];
+    private CompiledSeed? _seen; // the compilation _states reflect
 
     public EnforcementReporter(CollectorRegistry registry, ILogger<EnforcementReporter> logger, Func<IReadOnlyList<Diagnostic>> diagnostics)
     {
@@ -55,55 +57,83 @@ public sealed partial class EnforcementReporter
     public static bool IsWarned(Enforcement enforcement) =>
         enforcement is Enforcement.NotEnforceableOpen or Enforcement.NotEnforceableDenyAll or Enforcement.DryRun;
 
-    /// <summary>Compares with the previous snapshot's states: logs and relabels only what changed.</summary>
+    /// <summary>
+    /// Compares with the previous snapshot's states: logs and relabels only what changed. When
+    /// <paramref name="compiled"/> was derived from the compilation seen last (the pipeline's usual case), only the
+    /// tenants it recompiled, added or removed are looked at: O(changes), not O(tenants), per apply.
+    /// </summary>
     public void OnApplied(CompiledSeed compiled)
     {
         lock (_gate)
         {
-            var next = new Dictionary<string, (Enforcement, string)>(_states.Count, StringComparer.Ordinal);
-            var counts = new int[Enum.GetValues<Enforcement>().Length];
-            foreach (var report in compiled.Reports)
+            if (_seen is not null && compiled.TryGetChangedSince(_seen, out var changedIds))
             {
-                var state = (report.Enforcement, report.Reason);
-                next[report.Id] = state;
-                counts[(int)report.Enforcement]++;
-                _states.TryGetValue(report.Id, out var before);
-                var known = _states.ContainsKey(report.Id);
-                if (known && before == state)
+                foreach (var id in changedIds)
                 {
-                    continue;
-                }
-                if (known)
-                {
-                    _tenantInfo.RemoveLabelled(report.Id, before.Enforcement.ToString(), before.Reason);
-                }
-                _tenantInfo.WithLabels(report.Id, report.Enforcement.ToString(), report.Reason).Set(1);
-                _changes.WithLabels(report.Enforcement.ToString()).Inc();
-                if (IsWarned(report.Enforcement))
-                {
-                    LogNotEnforced(_logger, report.Id, report.Enforcement, report.Reason);
-                }
-                else if (known && IsWarned(before.Enforcement))
-                {
-                    LogEnforcedAgain(_logger, report.Id, before.Enforcement, report.Enforcement, report.Reason);
+                    Update(id, compiled.GetReport(id));
                 }
             }
-            foreach (var (id, before) in _states)
+            else
             {
-                if (!next.ContainsKey(id))
+                var next = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var report in compiled.Reports)
                 {
-                    _tenantInfo.RemoveLabelled(id, before.Enforcement.ToString(), before.Reason);
-                    if (IsWarned(before.Enforcement))
-                    {
-                        LogNoLongerServed(_logger, id, before.Enforcement);
-                    }
+                    next.Add(report.Id);
+                    Update(report.Id, report);
+                }
+                foreach (var id in _states.Keys.Where(id => !next.Contains(id)).ToList())
+                {
+                    Update(id, null);
                 }
             }
+            _seen = compiled;
             foreach (var state in Enum.GetValues<Enforcement>())
             {
-                _tenants.WithLabels(state.ToString()).Set(counts[(int)state]);
+                _tenants.WithLabels(state.ToString()).Set(_counts[(int)state]);
             }
-            _states = next;
+        }
+    }
+
+    /// <summary>One tenant's report now (null: no longer served) against its state before.</summary>
+    private void Update(string id, TenantReport? report)
+    {
+        var known = _states.TryGetValue(id, out var before);
+        if (report is null)
+        {
+            if (!known)
+            {
+                return;
+            }
+            _states.Remove(id);
+            _counts[(int)before.Enforcement]--;
+            _tenantInfo.RemoveLabelled(id, before.Enforcement.ToString(), before.Reason);
+            if (IsWarned(before.Enforcement))
+            {
+                LogNoLongerServed(_logger, id, before.Enforcement);
+            }
+            return;
+        }
+        var state = (report.Enforcement, report.Reason);
+        if (known && before == state)
+        {
+            return;
+        }
+        if (known)
+        {
+            _counts[(int)before.Enforcement]--;
+            _tenantInfo.RemoveLabelled(id, before.Enforcement.ToString(), before.Reason);
+        }
+        _states[id] = state;
+        _counts[(int)report.Enforcement]++;
+        _tenantInfo.WithLabels(id, report.Enforcement.ToString(), report.Reason).Set(1);
+        _changes.WithLabels(report.Enforcement.ToString()).Inc();
+        if (IsWarned(report.Enforcement))
+        {
+            LogNotEnforced(_logger, id, report.Enforcement, report.Reason);
+        }
+        else if (known && IsWarned(before.Enforcement))
+        {
+            LogEnforcedAgain(_logger, id, before.Enforcement, report.Enforcement, report.Reason);
         }
     }
 
