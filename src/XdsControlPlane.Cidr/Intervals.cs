@@ -1,8 +1,5 @@
 namespace XdsControlPlane.Cidr;
 
-/// <summary>An inclusive address interval, host order; IPv4 uses the low 32 bits.</summary>
-internal readonly record struct Interval(UInt128 Start, UInt128 End);
-
 /// <summary>
 /// Set algebra on sorted, disjoint, non-adjacent ("merged") interval lists. Working in intervals rather
 /// than prefixes makes every operation a linear sweep; prefixes are produced only at the end. A set keeps

@@ -1,12 +1,5 @@
 namespace XdsControlPlane.Model;
 
-public enum DiagnosticSeverity
-{
-    Info,
-    Warning,
-    Error,
-}
-
 /// <summary>
 /// Something an operator must know about the input, naming the object and field, e.g.
 /// <c>Cluster/abc: spec.apiServerAllowedIPRanges.cidrBlocks[2]: '10.0.0.1/8': host bits are set</c>.

@@ -2,64 +2,6 @@ using XdsControlPlane.Cidr;
 
 namespace XdsControlPlane.Model;
 
-/// <summary>The cloud provider whose load balancer fronts the nodeport-proxy.</summary>
-public enum CloudProvider
-{
-    /// <summary>Not stated: the source address cannot be assumed to survive the load balancer.</summary>
-    Unspecified,
-    Aws,
-    Azure,
-    Gcp,
-    OpenStack,
-    Hetzner,
-    DigitalOcean,
-    VSphere,
-    KubeVirt,
-    Nutanix,
-    Vcd,
-    Alibaba,
-    Anexia,
-    EquinixMetal,
-    BringYourOwn,
-    Edge,
-}
-
-/// <summary>What to serve for a tenant whose allowlist cannot be enforced (SNAT, no PROXY protocol).</summary>
-public enum UnenforceablePolicy
-{
-    /// <summary>Serve no filter (the tenant stays reachable, as today) and report it loudly.</summary>
-    ReportOpen,
-
-    /// <summary>Deny every connection to the tenant: fail closed.</summary>
-    DenyAll,
-}
-
-/// <summary>Seed-wide settings: how the shared proxy is reached and what every tenant list gains.</summary>
-/// <summary>How Envoy fetches the endpoints and routes that listeners and clusters refer to.</summary>
-public enum ConfigSourceStyle
-{
-    /// <summary><c>ads: {}</c>: everything on one ADS stream (envoy-config/envoy-ads.yaml).</summary>
-    Ads,
-
-    /// <summary>A gRPC stream per type to the bootstrap's <c>xds_cluster</c> (KKP's stock bootstrap).</summary>
-    Grpc,
-}
-
-/// <summary>How each tenant's network RBAC filter reaches Envoy.</summary>
-public enum RbacDelivery
-{
-    /// <summary>
-    /// ECDS (Envoy ≥ 1.28): each tenant chain or NodePort listener names a filter whose config is a separate
-    /// <c>TypedExtensionConfig</c>, so an allowlist edit re-sends that one resource, not the shared
-    /// <c>sni_listener</c>. Narrowing still changes the tenant's own chain (a revocation generation in the
-    /// filter's name) so that Envoy drains the connections the new list no longer admits.
-    /// </summary>
-    Ecds,
-
-    /// <summary>The RBAC config inside each chain: every edit re-sends the listener and drains the tenant's chain.</summary>
-    Inline,
-}
-
 public sealed record SeedSettings
 {
     public string Name { get; init; } = "kubermatic";

@@ -37,9 +37,3 @@ public sealed class ResourceParts
     /// <see cref="Removed"/> are all that differs.</summary>
     public bool IsDerivedFrom(EnvoyResource held) => _basis is not null && _basis.TryGetTarget(out var basis) && ReferenceEquals(basis, held);
 }
-
-/// <summary>
-/// One part of a <see cref="ResourceParts"/> resource: a key naming it within the resource and standing for its
-/// content (two parts with equal keys are the same part, whichever compilation made them), and its references.
-/// </summary>
-public readonly record struct ResourcePart(string Key, ResourceReferences References);

@@ -3,45 +3,8 @@ using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
-/// <summary>What is served for one tenant's allowlist: the decision table of docs/design.md ("What is served per tenant"), row by row.</summary>
-public enum Enforcement
-{
-    /// <summary>No list: no filter, open as today.</summary>
-    Unrestricted,
-
-    /// <summary>RBAC on the socket peer (<c>direct_remote_ip</c>): the load balancer keeps client addresses.</summary>
-    EnforcedDirect,
-
-    /// <summary>RBAC on the PROXY protocol address (<c>remote_ip</c>), believed only from the load balancer.</summary>
-    EnforcedProxyProtocol,
-
-    /// <summary>Shadow rules only: counted under the tenant's stat prefix, nothing blocked.</summary>
-    DryRun,
-
-    /// <summary>The address is rewritten (SNAT) and PROXY is off: no filter, reported loudly.</summary>
-    NotEnforceableOpen,
-
-    /// <summary>The address is rewritten and the operator chose to fail closed: every connection denied.</summary>
-    NotEnforceableDenyAll,
-
-    /// <summary>LoadBalancer strategy: the tenant's own load balancer enforces the list, not this proxy.</summary>
-    NotApplicable,
-}
-
-/// <summary>How the allowed ranges are written into RBAC.</summary>
-public enum RangeForm
-{
-    None,
-
-    /// <summary>One principal per range: readable in config dumps; Envoy checks them linearly.</summary>
-    Principals,
-
-    /// <summary>RBAC <c>matcher</c> with the <c>Ip</c> input matcher: Envoy's own LC-trie, for long lists.</summary>
-    TrieMatcher,
-}
-
 /// <summary>The decision for one tenant, with the effective (normalised) ranges it rests on.</summary>
-public sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, CidrSet EffectiveRanges, string Reason)
+internal sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, CidrSet EffectiveRanges, string Reason)
 {
     /// <summary>
     /// Up to this many normalised ranges are emitted as principals; more go to the trie matcher. Envoy

@@ -4,33 +4,13 @@ using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Compilation;
 
-/// <summary>What Service ports claim, one holder each across the seed.</summary>
-public enum ClaimKind
-{
-    /// <summary>An SNI hostname: two chains with one server name make Envoy refuse the listener.</summary>
-    SniHostname,
-
-    /// <summary>A node port: two listeners on one port make Envoy refuse the second bind (and NACK the update).</summary>
-    NodePort,
-}
-
-/// <summary>One Service port asking for a hostname or a node port. The oldest Service wins (envoy-manager's rule), then the lowest key.</summary>
-public readonly record struct PortClaim(DateTimeOffset Created, string Key, string Tenant, string Service) : IComparable<PortClaim>
-{
-    public int CompareTo(PortClaim other)
-    {
-        var byAge = Created.CompareTo(other.Created);
-        return byAge != 0 ? byAge : string.CompareOrdinal(Key, other.Key);
-    }
-}
-
 /// <summary>
 /// Every claim of one kind (SNI hostnames or node ports) in the seed, kept between compilations so that a change
 /// costs O(the changed tenants' claims), not a pass over every port of every tenant. Node ports are claims across
 /// tenants because the pipeline may serve a failed tenant's last good model beside new input: only the compiler
 /// sees what is really served together.
 /// </summary>
-public sealed class Claims
+internal sealed class Claims
 {
     private readonly ImmutableDictionary<string, ImmutableSortedSet<PortClaim>> _byHost;
 

@@ -1,7 +1,7 @@
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>Envoy's well-known extension names and the resource names KKP's envoy-manager uses.</summary>
-public static class EnvoyNames
+internal static class EnvoyNames
 {
     public const string TcpProxy = "envoy.filters.network.tcp_proxy";
     public const string NetworkRbac = "envoy.filters.network.rbac";

@@ -18,7 +18,7 @@ namespace XdsControlPlane.Compiler.Compilation;
 /// with <see cref="Begin"/> and closed with <see cref="End"/>, which writes its length in the byte kept for it, or
 /// moves the body to make room for a longer one (a body of 128 bytes or more).
 /// </remarks>
-public sealed class ProtoWriter
+internal sealed class ProtoWriter
 {
     // Writers are reused per thread; an encoding written while another is open on the thread gets its own.
     [ThreadStatic]

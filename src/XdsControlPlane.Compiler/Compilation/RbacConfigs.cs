@@ -22,7 +22,7 @@ namespace XdsControlPlane.Compiler.Compilation;
 /// Turns an <see cref="AllowlistDecision"/> into Envoy RBAC: network RBAC for TCP paths (SNI, NodePort) and
 /// a per-route HTTP RBAC for the tunneling virtual hosts. Both carry the same rules.
 /// </summary>
-public static class RbacConfigs
+internal static class RbacConfigs
 {
     /// <summary>
     /// What a tenant's RBAC configs enforce (or shadow), encoded once per tenant and shared by its SNI, NodePort
@@ -251,9 +251,3 @@ public static class RbacConfigs
     private static readonly string SourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.SourceIPInput.Descriptor);
     private static readonly string DirectSourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.DirectSourceIPInput.Descriptor);
 }
-
-/// <summary>
-/// A tenant's RBAC policy, encoded: the <c>config.rbac.v3.RBAC</c> rules or, when <paramref name="IsMatcher"/>, the
-/// xDS matcher; and whether they are shadow rules (dry run).
-/// </summary>
-public sealed record RbacBody(ByteString Encoded, bool IsMatcher, bool Shadow);

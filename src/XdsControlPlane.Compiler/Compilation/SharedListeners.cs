@@ -22,7 +22,7 @@ namespace XdsControlPlane.Compiler.Compilation;
 /// The resources all tenants share: the stats listener and cluster, and the SNI and tunneling listeners that hold
 /// their parts. Written field by field like every compiled resource (see <see cref="ProtoWriter"/>).
 /// </summary>
-public static class SharedListeners
+internal static class SharedListeners
 {
     /// <summary><c>ListenerFilter { name: proxy_protocol; typed_config: ProxyProtocol { allow_requests_without_proxy_protocol } }</c>.</summary>
     public static ByteString ProxyProtocolFilter() => ProtoWriter.Start()

@@ -6,13 +6,6 @@ using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Compiler.Pipeline;
 
-/// <summary>One source's view of the seed: valid tenants, tenants whose input is bad, and why.</summary>
-/// <param name="Seed">Null when the seed-wide settings are invalid: nothing at all may then be applied.</param>
-public sealed record PipelineInput(SeedSettings? Seed, ValueList<Tenant> Tenants, IReadOnlySet<string> FailedTenants, IReadOnlyList<Diagnostic> Diagnostics);
-
-/// <summary>What one apply did.</summary>
-public sealed record ApplyOutcome(bool Applied, CompiledSeed? Current, IReadOnlyList<Diagnostic> Diagnostics, TimeSpan Elapsed, string? RejectedBecause);
-
 /// <summary>
 /// Input → model → compiler → snapshot, all or nothing. A bad seed keeps the whole last good snapshot; a bad
 /// tenant keeps its own last good model (and so its last good policy) while the others move on; an

@@ -108,32 +108,3 @@ public static class TenantDebugEndpoints
     private static IResult NothingApplied(ConfigPipeline pipeline) =>
         Results.Json(new { Error = "no configuration has been applied yet", pipeline.Diagnostics }, Json, statusCode: 503);
 }
-
-/// <summary>A range as its text (<c>10.0.0.0/8</c>).</summary>
-public sealed class CidrRangeJson : JsonConverter<XdsControlPlane.Cidr.CidrRange>
-{
-    public override XdsControlPlane.Cidr.CidrRange Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-        XdsControlPlane.Cidr.CidrRange.Parse(reader.GetString()!);
-
-    public override void Write(Utf8JsonWriter writer, XdsControlPlane.Cidr.CidrRange value, JsonSerializerOptions options) =>
-        writer.WriteStringValue(value.ToString());
-}
-
-/// <summary>An address as its text.</summary>
-public sealed class IPAddressJson : JsonConverter<IPAddress>
-{
-    public override IPAddress Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => IPAddress.Parse(reader.GetString()!);
-
-    public override void Write(Utf8JsonWriter writer, IPAddress value, JsonSerializerOptions options) => writer.WriteStringValue(value.ToString());
-}
-
-/// <param name="Allowed">Whether the configuration Envoy is served lets the address in.</param>
-/// <param name="ListAllows">Whether the tenant's effective list (tenant ∪ seed) contains the address.</param>
-/// <param name="MatchedRanges">The tenant's or seed's original ranges that contain it, most specific first.</param>
-public sealed record AllowVerdict(string Tenant, string Ip, bool Allowed, bool ListAllows, IReadOnlyList<string> MatchedRanges,
-    Enforcement Enforcement, bool Enforced, string Reason)
-{
-    /// <summary>With PROXY protocol: which connections the verdict is about (see <see cref="TenantDebugEndpoints.Verdict"/>).</summary>
-    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
-    public string? Note { get; init; }
-}

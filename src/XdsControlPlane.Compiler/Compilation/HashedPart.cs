@@ -1,0 +1,31 @@
+using Envoy.Config.Cluster.V3;
+using Envoy.Config.Core.V3;
+using Envoy.Config.Endpoint.V3;
+using Envoy.Config.Listener.V3;
+using Filter = Envoy.Config.Listener.V3.Filter;
+using Envoy.Config.Route.V3;
+using Envoy.Extensions.Filters.Network.TcpProxy.V3;
+using Google.Protobuf;
+using XdsControlPlane.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Compilation;
+
+/// <summary>
+/// A part of a shared listener (a chain of the SNI listener): its encoding,
+/// kept instead of its message graph, and the content hash of that encoding.
+/// </summary>
+internal sealed record HashedPart<T>(string Name, ByteString Bytes, string Hash)
+    where T : IMessage<T>, new()
+{
+    private static readonly MessageParser<T> Parser = new(() => new T());
+
+    /// <summary>This part's share of its listener's running digest (see <see cref="PartsTally"/>).</summary>
+    public UInt128 Digest { get; } = ContentHash.EntryDigest(Name, Hash);
+
+    /// <summary>A fresh copy of the part, parsed from its bytes.</summary>
+    public T Message => Parser.ParseFrom(Bytes);
+
+    /// <summary>A part whose canonical encoding the caller wrote (see <see cref="ProtoWriter"/>).</summary>
+    public static HashedPart<T> FromBytes(string name, ByteString bytes) => new(name, bytes, ContentHash.Of(bytes.Span));
+}

@@ -1,0 +1,10 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Snapshots;
+using XdsControlPlane.Model;
+
+namespace XdsControlPlane.Compiler.Pipeline;
+
+/// <summary>What one apply did.</summary>
+public sealed record ApplyOutcome(bool Applied, CompiledSeed? Current, IReadOnlyList<Diagnostic> Diagnostics, TimeSpan Elapsed, string? RejectedBecause);

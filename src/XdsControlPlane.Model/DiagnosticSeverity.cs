@@ -1,0 +1,8 @@
+namespace XdsControlPlane.Model;
+
+public enum DiagnosticSeverity
+{
+    Info,
+    Warning,
+    Error,
+}

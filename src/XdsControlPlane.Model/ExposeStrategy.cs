@@ -1,0 +1,11 @@
+using XdsControlPlane.Cidr;
+
+namespace XdsControlPlane.Model;
+
+/// <summary>KKP's <c>Cluster.spec.exposeStrategy</c>.</summary>
+public enum ExposeStrategy
+{
+    NodePort,
+    Tunneling,
+    LoadBalancer,
+}
