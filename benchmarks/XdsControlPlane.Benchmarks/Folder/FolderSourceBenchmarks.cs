@@ -74,6 +74,14 @@ public class FolderSourceBenchmarks
         return _warm!.Load().Inventory;
     }
 
+    [Benchmark(Description = "edit + FolderSource, the file named (watcher)")]
+    [BenchmarkCategory("OneFileEdit")]
+    public IReadOnlyList<Sources.Translation.ObjectChange> OneFileEdit_NamedPath()
+    {
+        EditOneFile();
+        return _warm!.Load([Path.Combine(_folder, SyntheticFolder.TenantFile(EditedTenant % Tenants))]).Changes;
+    }
+
     /// <summary>Rewrites one tenant's file with another allowlist of the same length.</summary>
     private void EditOneFile()
     {

@@ -7,10 +7,15 @@ using XdsControlPlane.Sources.Translation;
 
 namespace XdsControlPlane.Server.Hosting;
 
-/// <summary>Feeds the pipeline from a folder of manifests, re-reading it on every change.</summary>
+/// <summary>
+/// Feeds the pipeline from a folder of manifests: on every change the files the watcher named are read again, and only
+/// the tenants whose objects changed are translated again.
+/// </summary>
 public sealed partial class FolderSourceService(
     FolderSource source, ConfigPipeline pipeline, IHostApplicationLifetime lifetime, ILogger<FolderSourceService> logger) : BackgroundService
 {
+    private IncrementalTranslator _translator = new();
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (!Directory.Exists(source.Folder))
@@ -20,10 +25,10 @@ public sealed partial class FolderSourceService(
             lifetime.StopApplication();
             return;
         }
-        Apply();
+        Apply(null);
         try
         {
-            await source.WatchAsync(() => { Apply(); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(200), stoppingToken);
+            await source.WatchAsync(paths => { Apply(paths); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(200), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -31,22 +36,25 @@ public sealed partial class FolderSourceService(
     }
 
     /// <summary>One reload; nothing it throws ends the service (the last good snapshot stays, the next change retries).</summary>
-    private void Apply()
+    private void Apply(IReadOnlyCollection<string>? paths)
     {
         try
         {
-            ApplyOnce();
+            ApplyOnce(paths);
         }
         catch (Exception e)
         {
+            // The translator may hold half of the changes: start it again from every object with the next read.
+            _translator = new IncrementalTranslator();
+            source.HandOverEverythingNext();
             LogApplyFailed(logger, e.GetType().Name, e.Message, e);
         }
     }
 
-    private void ApplyOnce()
+    private void ApplyOnce(IReadOnlyCollection<string>? paths)
     {
-        var load = source.Load();
-        if (load.Inventory is null)
+        var load = source.Load(paths);
+        if (!load.Succeeded)
         {
             foreach (var d in load.Diagnostics)
             {
@@ -54,8 +62,9 @@ public sealed partial class FolderSourceService(
             }
             return;
         }
-        var result = InventoryTranslator.Translate(load.Inventory);
-        pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, load.Diagnostics.Concat(result.Diagnostics).ToList()));
+        _translator.Apply(load.Changes);
+        var result = _translator.Translate();
+        pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics));
     }
 
     [LoggerMessage(EventId = 300, EventName = "InputUnreadable", Level = LogLevel.Error, Message = "{Problem}")]
@@ -66,32 +75,43 @@ public sealed partial class FolderSourceService(
     private static partial void LogApplyFailed(ILogger logger, string type, string message, Exception exception);
 }
 
-/// <summary>Feeds the pipeline from the seed's API server and tells operators about bad tenants with Kubernetes Events.</summary>
+/// <summary>
+/// Feeds the pipeline from the seed's API server, translating again only the tenants whose objects the watch events
+/// changed, and tells operators about bad tenants with Kubernetes Events.
+/// </summary>
 public sealed partial class KubernetesSourceService(
     KubernetesSource source, ClusterEventRecorder events, ConfigPipeline pipeline, ILogger<KubernetesSourceService> logger) : BackgroundService
 {
+    private IncrementalTranslator _translator = new(source.Options.ToTranslationOptions());
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         try
         {
-            await source.RunAsync((inventory, ct) =>
+            await source.RunAsync((InventoryUpdate update, CancellationToken ct) =>
             {
                 ApplyOutcome outcome;
                 try
                 {
-                    var result = InventoryTranslator.Translate(inventory, source.Options.ToTranslationOptions());
+                    if (update.Complete)
+                    {
+                        _translator = new IncrementalTranslator(source.Options.ToTranslationOptions());
+                    }
+                    _translator.Apply(update.Changes);
+                    var result = _translator.Translate();
                     outcome = pipeline.Apply(new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics));
                 }
                 catch (Exception e)
                 {
-                    // The source would log and go on too; said here with what it means for what is served.
+                    // The translator may hold half of the changes: it starts again from the source's next update, complete.
+                    source.RequestCompleteUpdate();
                     LogApplyFailed(logger, e.GetType().Name, e.Message, e);
                     return Task.CompletedTask;
                 }
                 // Off the publishing path: the Event writer (EventWriterService) takes it from here, so a slow API server
-                // never delays the next policy change.
+                // never delays the next policy change; it puts the inventory together there, if it needs it.
                 var dropped = events.Dropped;
-                events.Enqueue(inventory, outcome.Diagnostics);
+                events.Enqueue(() => update.Inventory, outcome.Diagnostics);
                 if (events.Dropped > dropped)
                 {
                     LogEventsBehind(logger, events.Dropped);

@@ -1,16 +1,56 @@
+using System.Collections.Immutable;
 using System.Diagnostics;
 using System.IO.Hashing;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes;
+using XdsControlPlane.Sources.Translation;
 
 namespace XdsControlPlane.Sources.Folder;
 
 /// <summary>What one read of the folder produced.</summary>
-/// <param name="Inventory">The objects, or null when a file could not be read: then nothing may be applied.</param>
-public sealed record FolderLoadResult(SeedInventory? Inventory, IReadOnlyList<Diagnostic> Diagnostics, IReadOnlyList<string> Files)
+/// <remarks>
+/// <see cref="Inventory"/> and <see cref="Files"/> are put together from the read's files only when asked for (each is
+/// O(all objects)); a consumer that translates incrementally takes <see cref="Changes"/> instead.
+/// </remarks>
+public sealed class FolderLoadResult
 {
+    private readonly Lazy<SeedInventory>? _inventory;
+    private readonly Lazy<IReadOnlyList<string>> _files;
+
+    public FolderLoadResult(SeedInventory? inventory, IReadOnlyList<Diagnostic> diagnostics, IReadOnlyList<string> files)
+        : this(inventory is null ? null : () => inventory, diagnostics, () => files, [])
+    {
+    }
+
+    internal FolderLoadResult(Func<SeedInventory>? inventory, IReadOnlyList<Diagnostic> diagnostics, Func<IReadOnlyList<string>> files,
+        IReadOnlyList<ObjectChange> changes)
+    {
+        _inventory = inventory is null ? null : new Lazy<SeedInventory>(inventory);
+        _files = new Lazy<IReadOnlyList<string>>(files);
+        Diagnostics = diagnostics;
+        Changes = changes;
+    }
+
+    /// <summary>The objects, or null when a file could not be read: then nothing may be applied.</summary>
+    public SeedInventory? Inventory => _inventory?.Value;
+
+    /// <summary>True when the read is usable (<see cref="Inventory"/> is not null), without putting the inventory together.</summary>
+    public bool Succeeded => _inventory is not null;
+
+    public IReadOnlyList<Diagnostic> Diagnostics { get; }
+
+    /// <summary>The manifest files read, full paths in ordinal order.</summary>
+    public IReadOnlyList<string> Files => _files.Value;
+
+    /// <summary>
+    /// The objects added, changed or removed since the last read that succeeded, keyed <c>&lt;relative path&gt;\0&lt;index in the
+    /// file&gt;</c> (ordinal order is the inventory's); empty when the read failed (they are handed over by the next that succeeds).
+    /// The first read that succeeds hands over every object.
+    /// </summary>
+    public IReadOnlyList<ObjectChange> Changes { get; }
+
     /// <summary>How much of the folder this read had to look at again.</summary>
     public FolderReadCounts Counts { get; init; } = new(0, 0, 0, 0);
 }
@@ -42,7 +82,16 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
 
     private readonly ILogger<FolderSource> _logger = logger;
     private readonly Lock _gate = new();
-    private Dictionary<string, CachedFile> _cache = new(StringComparer.Ordinal);
+
+    // Every file as last read, by full path. Immutable, so a result's lazily built inventory sees the files of its read.
+    private ImmutableSortedDictionary<string, CachedFile> _cache = ImmutableSortedDictionary.Create<string, CachedFile>(StringComparer.Ordinal);
+
+    // The files that cannot be read now (each refuses every read until it is fixed or gone), by full path.
+    private readonly SortedDictionary<string, Diagnostic> _broken = new(StringComparer.Ordinal);
+
+    // What the last read that succeeded handed over per file, and the files whose objects changed since.
+    private readonly Dictionary<string, IReadOnlyList<object>> _handedOver = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _pending = new(StringComparer.Ordinal);
 
     public string Folder { get; } = Path.GetFullPath(folder);
 
@@ -53,28 +102,58 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
     public int MaxParallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>
+    /// How often <see cref="WatchAsync(Func{IReadOnlyCollection{string}?, Task}, TimeSpan, CancellationToken)"/> asks
+    /// for a complete read even without a notification: a safety net for changes the file system watcher missed.
+    /// </summary>
+    public TimeSpan RescanInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
     /// Reads the folder: changed files again, unchanged ones from the last read. Any file that cannot be read makes
     /// the whole read unusable (<see cref="FolderLoadResult.Inventory"/> null), so the last good configuration stays.
     /// </summary>
-    public FolderLoadResult Load()
+    public FolderLoadResult Load() => Load(null);
+
+    /// <summary>
+    /// Reads only <paramref name="changedPaths"/> (files or directories, as a watcher reports them; null: the whole
+    /// folder as <see cref="Load()"/>), without looking at any other file. A path that is, or may have been, a directory
+    /// makes it a complete read. Every file named is read and hashed: a notification is not second-guessed by its size
+    /// and time.
+    /// </summary>
+    public FolderLoadResult Load(IReadOnlyCollection<string>? changedPaths)
     {
         lock (_gate)
         {
+            if (changedPaths is not null && LoadPathsLocked(changedPaths) is { } result)
+            {
+                return result;
+            }
             return LoadLocked();
+        }
+    }
+
+    /// <summary>
+    /// Makes the next read that succeeds hand over every object as changed (<see cref="FolderLoadResult.Changes"/>), for a
+    /// consumer that lost track of what it was handed (e.g. its incremental translation failed half way).
+    /// </summary>
+    public void HandOverEverythingNext()
+    {
+        lock (_gate)
+        {
+            _handedOver.Clear();
+            _pending.UnionWith(_cache.Keys);
         }
     }
 
     private FolderLoadResult LoadLocked()
     {
         var started = Stopwatch.GetTimestamp();
-        var diagnostics = new List<Diagnostic>();
         if (!Directory.Exists(Folder))
         {
-            diagnostics.Add(new Diagnostic(DiagnosticSeverity.Error, "FolderMissing", Folder, "", "the input folder does not exist; create it or pass another with --input"));
-            return new FolderLoadResult(null, diagnostics, []);
+            var missing = new Diagnostic(DiagnosticSeverity.Error, "FolderMissing", Folder, "", "the input folder does not exist; create it or pass another with --input");
+            return new FolderLoadResult(null, [missing], []);
         }
         var files = Directory.EnumerateFiles(Folder, "*.*", SearchOption.AllDirectories)
-            .Where(f => f.EndsWith(".yaml", StringComparison.Ordinal) || f.EndsWith(".yml", StringComparison.Ordinal))
+            .Where(IsManifest)
             .Order(StringComparer.Ordinal)
             .ToList();
 
@@ -94,47 +173,197 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
                 toRead.Add(i);
             }
         }
+        var (parsed, rehashed) = ReadAll(toRead.Select(i => files[i]).ToList(), (index, entry) => entries[toRead[index]] = entry, checkedAt);
+
+        var next = ImmutableSortedDictionary.CreateBuilder<string, CachedFile>(StringComparer.Ordinal);
+        for (var i = 0; i < files.Count; i++)
+        {
+            if (entries[i] is { } entry)
+            {
+                next[files[i]] = entry;
+                Track(files[i], entry);
+            }
+        }
+        var removed = 0;
+        foreach (var path in _cache.Keys)
+        {
+            if (!next.ContainsKey(path))
+            {
+                removed++;
+                Track(path, null);
+            }
+        }
+        _cache = next.ToImmutable();
+        return Finish(new FolderReadCounts(parsed, rehashed, files.Count - toRead.Count, removed), started);
+    }
+
+    /// <summary>The read of named paths only; null when it must be a complete read.</summary>
+    private FolderLoadResult? LoadPathsLocked(IReadOnlyCollection<string> changedPaths)
+    {
+        var started = Stopwatch.GetTimestamp();
+        if (!Directory.Exists(Folder) || _cache.IsEmpty)
+        {
+            return null; // nothing read yet (or the folder is gone): only a complete read can say what there is
+        }
+        var toRead = new List<string>();
+        var removed = new List<string>();
+        foreach (var changed in changedPaths.Select(Path.GetFullPath).Distinct(StringComparer.Ordinal))
+        {
+            if (!changed.StartsWith(Folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (Directory.Exists(changed))
+            {
+                return null; // a directory created or moved in: its files were never listed
+            }
+            if (File.Exists(changed))
+            {
+                if (IsManifest(changed))
+                {
+                    toRead.Add(changed);
+                }
+                continue;
+            }
+            if (_cache.ContainsKey(changed))
+            {
+                removed.Add(changed);
+            }
+            else if (!IsManifest(changed))
+            {
+                return null; // gone and never a manifest we read: perhaps a directory, whose files we hold
+            }
+        }
+        var checkedAt = DateTime.UtcNow;
+        var entries = new CachedFile?[toRead.Count];
+        var (parsed, rehashed) = ReadAll(toRead, (index, entry) => entries[index] = entry, checkedAt);
+        var cache = _cache.ToBuilder();
+        for (var i = 0; i < toRead.Count; i++)
+        {
+            if (entries[i] is { } entry)
+            {
+                cache[toRead[i]] = entry;
+            }
+            else if (cache.Remove(toRead[i]))
+            {
+                removed.Add(toRead[i]); // deleted between the check and the read
+            }
+            Track(toRead[i], entries[i]);
+        }
+        foreach (var path in removed)
+        {
+            cache.Remove(path);
+            Track(path, null);
+        }
+        _cache = cache.ToImmutable();
+        return Finish(new FolderReadCounts(parsed, rehashed, _cache.Count - toRead.Count, removed.Count), started);
+    }
+
+    /// <summary>Reads the files (in parallel), reporting progress; how many were parsed and how many re-read unchanged.</summary>
+    private (int Parsed, int Rehashed) ReadAll(List<string> paths, Action<int, CachedFile?> done, DateTime checkedAt)
+    {
         var parsed = 0;
         var rehashed = 0;
-        if (toRead.Count > 0)
+        if (paths.Count == 0)
         {
-            var progress = new Progress(this, toRead.Count);
-            Parallel.ForEach(toRead, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, MaxParallelism) }, i =>
-            {
-                _cache.TryGetValue(files[i], out var previous);
-                var (entry, wasParsed) = ReadFile(files[i], previous, checkedAt);
-                entries[i] = entry;
-                if (wasParsed)
-                {
-                    Interlocked.Increment(ref parsed);
-                }
-                else if (entry is not null)
-                {
-                    Interlocked.Increment(ref rehashed);
-                }
-                progress.FileDone(entry?.Objects.Count ?? 0);
-            });
+            return (0, 0);
         }
+        var progress = new Progress(this, paths.Count);
+        void ReadOne(int i)
+        {
+            _cache.TryGetValue(paths[i], out var previous);
+            var (entry, wasParsed) = ReadFile(paths[i], previous, checkedAt);
+            done(i, entry);
+            if (wasParsed)
+            {
+                Interlocked.Increment(ref parsed);
+            }
+            else if (entry is not null)
+            {
+                Interlocked.Increment(ref rehashed);
+            }
+            progress.FileDone(entry?.Objects.Count ?? 0);
+        }
+        if (paths.Count == 1)
+        {
+            ReadOne(0); // one edited file: no parallel loop to start
+        }
+        else
+        {
+            Parallel.For(0, paths.Count, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, MaxParallelism) }, ReadOne);
+        }
+        return (parsed, rehashed);
+    }
 
-        var next = new Dictionary<string, CachedFile>(files.Count, StringComparer.Ordinal);
+    /// <summary>Notes a file's state after a read: broken or not, and whether its objects differ from those handed over.</summary>
+    private void Track(string path, CachedFile? entry)
+    {
+        if (entry?.Error is { } error)
+        {
+            _broken[path] = error;
+            return;
+        }
+        _broken.Remove(path);
+        var objects = entry?.Objects ?? [];
+        var handed = _handedOver.GetValueOrDefault(path) ?? [];
+        if (!ReferenceEquals(objects, handed) && (objects.Count > 0 || handed.Count > 0))
+        {
+            _pending.Add(path);
+        }
+    }
+
+    /// <summary>The result of a read: refused while any file is broken, else the changes since the last hand-over.</summary>
+    private FolderLoadResult Finish(FolderReadCounts counts, long started)
+    {
+        var cache = _cache;
+        var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        IReadOnlyList<string> Files() => [.. cache.Keys];
+        if (_broken.Count > 0)
+        {
+            LogReadCounts(_logger, counts.Parsed, counts.Rehashed, counts.Unchanged, counts.Removed, elapsed);
+            return new FolderLoadResult(null, [.. _broken.Values], Files, []) { Counts = counts };
+        }
+        var changes = new List<ObjectChange>();
+        foreach (var path in _pending.Order(StringComparer.Ordinal))
+        {
+            var objects = cache.TryGetValue(path, out var entry) ? entry.Objects : [];
+            var handed = _handedOver.GetValueOrDefault(path) ?? [];
+            var relative = Path.GetRelativePath(Folder, path);
+            for (var i = 0; i < Math.Max(objects.Count, handed.Count); i++)
+            {
+                var now = i < objects.Count ? objects[i] : null;
+                if (i >= handed.Count || !ReferenceEquals(now, handed[i]))
+                {
+                    changes.Add(new ObjectChange(ObjectKey(relative, i), now));
+                }
+            }
+            if (objects.Count == 0)
+            {
+                _handedOver.Remove(path);
+            }
+            else
+            {
+                _handedOver[path] = objects;
+            }
+        }
+        _pending.Clear();
+        LogLoaded(_logger, Folder, cache.Count, changes.Count);
+        LogReadCounts(_logger, counts.Parsed, counts.Rehashed, counts.Unchanged, counts.Removed, elapsed);
+        return new FolderLoadResult(() => Inventory(cache), [], Files, changes) { Counts = counts };
+    }
+
+    /// <summary>An object's key: its file, relative to the folder, then its place in the file (ordinal order = inventory order).</summary>
+    public static string ObjectKey(string relativePath, int index) => $"{relativePath}\0{index:D6}";
+
+    /// <summary>Every file's objects, files in ordinal order: the whole inventory of one read.</summary>
+    private static SeedInventory Inventory(ImmutableSortedDictionary<string, CachedFile> cache)
+    {
         var seeds = new List<KkpSeed>();
         var clusters = new List<KkpCluster>();
         var services = new List<V1Service>();
         var slices = new List<V1EndpointSlice>();
-        var present = new List<string>(files.Count);
-        for (var i = 0; i < files.Count; i++)
+        foreach (var entry in cache.Values)
         {
-            if (entries[i] is not { } entry)
-            {
-                continue; // deleted between the listing and the read
-            }
-            next[files[i]] = entry;
-            present.Add(files[i]);
-            if (entry.Error is { } error)
-            {
-                diagnostics.Add(error);
-                continue;
-            }
             foreach (var obj in entry.Objects)
             {
                 switch (obj)
@@ -154,14 +383,11 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
                 }
             }
         }
-        var removed = _cache.Keys.Count(k => !next.ContainsKey(k));
-        _cache = next;
-        var ok = diagnostics.Count == 0;
-        var counts = new FolderReadCounts(parsed, rehashed, files.Count - toRead.Count, removed);
-        LogLoaded(_logger, Folder, present.Count, seeds.Count, clusters.Count, services.Count, slices.Count);
-        LogReadCounts(_logger, counts.Parsed, counts.Rehashed, counts.Unchanged, counts.Removed, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return new FolderLoadResult(ok ? new SeedInventory(seeds, clusters, services, slices) : null, diagnostics, present) { Counts = counts };
+        return new SeedInventory(seeds, clusters, services, slices);
     }
+
+    private static bool IsManifest(string path) =>
+        path.EndsWith(".yaml", StringComparison.Ordinal) || path.EndsWith(".yml", StringComparison.Ordinal);
 
     /// <summary>Reads one file: null if it is gone; the previous entry if its content is the same; else parsed.</summary>
     private (CachedFile? Entry, bool Parsed) ReadFile(string path, CachedFile? previous, DateTime checkedAt)
@@ -215,24 +441,68 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
     public static List<object> ParseManifests(string yaml) => ManifestReader.Read(yaml);
 
     /// <summary>Calls <paramref name="onChange"/> (debounced) whenever a manifest in the folder changes.</summary>
-    public async Task WatchAsync(Func<Task> onChange, TimeSpan debounce, CancellationToken cancellationToken)
+    public Task WatchAsync(Func<Task> onChange, TimeSpan debounce, CancellationToken cancellationToken) =>
+        WatchAsync(_ => onChange(), debounce, cancellationToken);
+
+    /// <summary>
+    /// Calls <paramref name="onChange"/> (debounced) whenever a manifest in the folder changes, with the paths the file
+    /// system watcher named (pass them to <see cref="Load(IReadOnlyCollection{string})"/>), or with null when a complete
+    /// read is due: the watcher's buffer overflowed or failed (changes may have been lost), or
+    /// <see cref="RescanInterval"/> passed without one.
+    /// </summary>
+    public async Task WatchAsync(Func<IReadOnlyCollection<string>?, Task> onChange, TimeSpan debounce, CancellationToken cancellationToken)
     {
         var signal = new SemaphoreSlim(0);
-        using var watcher = new FileSystemWatcher(Folder) { IncludeSubdirectories = true, EnableRaisingEvents = true };
-        void Notify(object? sender, FileSystemEventArgs e) => signal.Release();
-        watcher.Changed += Notify;
-        watcher.Created += Notify;
-        watcher.Deleted += Notify;
-        watcher.Renamed += (s, e) => signal.Release();
+        var gate = new Lock();
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        var complete = false;
+        void Add(params string[] changed)
+        {
+            lock (gate)
+            {
+                paths.UnionWith(changed);
+            }
+            signal.Release();
+        }
+        using var watcher = new FileSystemWatcher(Folder) { IncludeSubdirectories = true, InternalBufferSize = 64 * 1024 };
+        watcher.Changed += (_, e) => Add(e.FullPath);
+        watcher.Created += (_, e) => Add(e.FullPath);
+        watcher.Deleted += (_, e) => Add(e.FullPath);
+        watcher.Renamed += (_, e) => Add(e.OldFullPath, e.FullPath);
+        watcher.Error += (_, e) =>
+        {
+            LogWatcherError(_logger, Folder, e.GetException().Message);
+            lock (gate)
+            {
+                complete = true;
+            }
+            signal.Release();
+        };
+        watcher.EnableRaisingEvents = true;
+        var lastComplete = Stopwatch.GetTimestamp();
         while (!cancellationToken.IsCancellationRequested)
         {
-            await signal.WaitAsync(cancellationToken);
-            // Editors write in bursts (truncate, write, rename): wait for quiet before reading.
-            while (await signal.WaitAsync(debounce, cancellationToken))
+            var untilRescan = RescanInterval - Stopwatch.GetElapsedTime(lastComplete);
+            if (untilRescan > TimeSpan.Zero && await signal.WaitAsync(untilRescan, cancellationToken))
             {
+                // Editors write in bursts (truncate, write, rename): wait for quiet before reading.
+                while (await signal.WaitAsync(debounce, cancellationToken))
+                {
+                }
             }
-            LogChanged(_logger, Folder);
-            await onChange();
+            IReadOnlyCollection<string>? changed;
+            lock (gate)
+            {
+                changed = complete || Stopwatch.GetElapsedTime(lastComplete) >= RescanInterval ? null : [.. paths];
+                paths.Clear();
+                complete = false;
+            }
+            if (changed is null)
+            {
+                lastComplete = Stopwatch.GetTimestamp();
+            }
+            LogChanged(_logger, Folder, changed?.Count ?? -1);
+            await onChange(changed);
         }
     }
 
@@ -272,11 +542,16 @@ public sealed partial class FolderSource(string folder, ILogger<FolderSource> lo
     }
 
     [LoggerMessage(EventId = 100, EventName = "FolderLoaded", Level = LogLevel.Information,
-        Message = "Read {Folder}: {Files} files, {Seeds} seeds, {Clusters} clusters, {Services} services, {Slices} endpoint slices")]
-    private static partial void LogLoaded(ILogger logger, string folder, int files, int seeds, int clusters, int services, int slices);
+        Message = "Read {Folder}: {Files} files, {Changes} objects added, changed or removed since the last read")]
+    private static partial void LogLoaded(ILogger logger, string folder, int files, int changes);
 
-    [LoggerMessage(EventId = 101, EventName = "FolderChanged", Level = LogLevel.Information, Message = "Manifests in {Folder} changed; re-reading")]
-    private static partial void LogChanged(ILogger logger, string folder);
+    [LoggerMessage(EventId = 101, EventName = "FolderChanged", Level = LogLevel.Information,
+        Message = "Manifests in {Folder} changed; re-reading {Paths} path(s) (-1: the whole folder)")]
+    private static partial void LogChanged(ILogger logger, string folder, int paths);
+
+    [LoggerMessage(EventId = 104, EventName = "FolderWatcherError", Level = LogLevel.Warning,
+        Message = "The file system watcher of {Folder} failed or overflowed ({Reason}); the whole folder is read again")]
+    private static partial void LogWatcherError(ILogger logger, string folder, string reason);
 
     [LoggerMessage(EventId = 102, EventName = "FolderReadProgress", Level = LogLevel.Information,
         Message = "Reading {Folder}: {FilesRead}/{FilesToRead} files, {Objects} objects so far")]

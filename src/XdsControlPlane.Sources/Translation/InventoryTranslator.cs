@@ -48,7 +48,7 @@ public sealed record TranslationOptions
 /// </summary>
 public static class InventoryTranslator
 {
-    private const string TenantNamespacePrefix = "cluster-";
+    internal const string TenantNamespacePrefix = "cluster-";
 
     public static TranslationResult Translate(SeedInventory inventory, TranslationOptions? options = null)
     {
@@ -63,10 +63,7 @@ public static class InventoryTranslator
             clustersById[cluster.Metadata.Name] = cluster;
         }
 
-        var slicesByService = Named(inventory.EndpointSlices, s => s.Metadata, "EndpointSlice", diagnostics)
-            .Where(s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true)
-            .GroupBy(s => $"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}")
-            .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Metadata.Name, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+        var slicesByService = SlicesByService(Named(inventory.EndpointSlices, s => s.Metadata, "EndpointSlice", diagnostics));
 
         var servicesByTenant = new SortedDictionary<string, List<(ExposedService Service, V1Service Source)>>(StringComparer.Ordinal);
         foreach (var service in Named(inventory.Services, s => s.Metadata, "Service", diagnostics).OrderBy(s => s.Metadata.NamespaceProperty, StringComparer.Ordinal).ThenBy(s => s.Metadata.Name, StringComparer.Ordinal))
@@ -83,10 +80,7 @@ public static class InventoryTranslator
                     // envoy-manager exposes an annotated Service in any namespace it watches; here a tenant is a KKP
                     // user cluster, whose allowlist is on its Cluster object. Outside cluster-<id> there is no list to
                     // apply, and KKP puts nothing there that the shared proxy exposes: not served, said once per Service.
-                    diagnostics.Add(Error("NotATenantNamespace", $"Service/{ns}/{service.Metadata.Name}", "metadata.namespace",
-                        $"the Service is annotated {options.ExposeAnnotationKey} but '{ns}' is not a KKP user-cluster namespace " +
-                        "(cluster-<id>); only Services in cluster-<id> namespaces are served, under their Cluster's allowlist. " +
-                        "The Service is not served; KKP creates exposed Services only in cluster-<id> namespaces"));
+                    diagnostics.Add(NotATenantNamespace(service, ns, options));
                 }
                 continue;
             }
@@ -122,10 +116,7 @@ public static class InventoryTranslator
                 // finalizers ran), or the wrong object deleted. The allowlist is unknown, so the tenant must not be
                 // served open: it is failed, and the pipeline keeps its last good policy or, with none, serves nothing.
                 failed.Add(id);
-                diagnostics.Add(Error("ClusterMissing", $"Namespace/{TenantNamespacePrefix}{id}", "",
-                    $"{services!.Count} exposed Service(s) in {TenantNamespacePrefix}{id} but no Cluster object '{id}': its allowlist is unknown, " +
-                    "so the tenant keeps its last good policy (or, never served, is not served) and is never served open; " +
-                    "restore the Cluster, or remove the Services if the cluster is gone", id));
+                diagnostics.Add(ClusterMissing(id, services!.Count));
                 continue;
             }
             var tenant = TranslateTenant(id, cluster, ResolveNameConflicts(services ?? [], diagnostics, id), diagnostics);
@@ -152,13 +143,37 @@ public static class InventoryTranslator
         {
             if (string.IsNullOrEmpty(metadata(obj)?.Name))
             {
-                diagnostics.Add(Error("MissingName", kind, "metadata.name", $"a {kind} without metadata.name is ignored"));
+                diagnostics.Add(MissingName(kind));
                 continue;
             }
             named.Add(obj);
         }
         return named;
     }
+
+    internal static Diagnostic MissingName(string kind) => Error("MissingName", kind, "metadata.name", $"a {kind} without metadata.name is ignored");
+
+    /// <summary>
+    /// The exposed Services of one namespace, grouped by Service: the slices of each, ordered by name. Keyed as the
+    /// Services look them up (<c>namespace/service</c>).
+    /// </summary>
+    internal static Dictionary<string, List<V1EndpointSlice>> SlicesByService(IEnumerable<V1EndpointSlice> named) =>
+        named
+            .Where(s => s.Metadata.Labels?.ContainsKey(Annotations.ServiceNameLabel) == true)
+            .GroupBy(s => $"{s.Metadata.NamespaceProperty}/{s.Metadata.Labels[Annotations.ServiceNameLabel]}")
+            .ToDictionary(g => g.Key, g => g.OrderBy(s => s.Metadata.Name, StringComparer.Ordinal).ToList(), StringComparer.Ordinal);
+
+    internal static Diagnostic NotATenantNamespace(V1Service service, string ns, TranslationOptions options) =>
+        Error("NotATenantNamespace", $"Service/{ns}/{service.Metadata.Name}", "metadata.namespace",
+            $"the Service is annotated {options.ExposeAnnotationKey} but '{ns}' is not a KKP user-cluster namespace " +
+            "(cluster-<id>); only Services in cluster-<id> namespaces are served, under their Cluster's allowlist. " +
+            "The Service is not served; KKP creates exposed Services only in cluster-<id> namespaces");
+
+    internal static Diagnostic ClusterMissing(string id, int services) =>
+        Error("ClusterMissing", $"Namespace/{TenantNamespacePrefix}{id}", "",
+            $"{services} exposed Service(s) in {TenantNamespacePrefix}{id} but no Cluster object '{id}': its allowlist is unknown, " +
+            "so the tenant keeps its last good policy (or, never served, is not served) and is never served open; " +
+            "restore the Cluster, or remove the Services if the cluster is gone", id);
 
     /// <summary>The tenant of a namespace: <c>cluster-&lt;id&gt;</c> gives <c>id</c>; any other namespace is no tenant.</summary>
     public static bool TryTenantIdOf(string ns, out string id)
@@ -176,7 +191,7 @@ public static class InventoryTranslator
     /// model then never holds a collision, so the full and the incremental compile cannot disagree on it, and the
     /// compiler's SNI and node-port claims see only ports that will be served.
     /// </summary>
-    private static List<ExposedService> ResolveNameConflicts(List<(ExposedService Service, V1Service Source)> services, List<Diagnostic> diagnostics, string tenantId)
+    internal static List<ExposedService> ResolveNameConflicts(List<(ExposedService Service, V1Service Source)> services, List<Diagnostic> diagnostics, string tenantId)
     {
         var owners = new Dictionary<string, (ExposedService Service, string Port)>(StringComparer.Ordinal);
         HashSet<(ExposedService, int)>? dropped = null;
@@ -215,7 +230,7 @@ public static class InventoryTranslator
         return result;
     }
 
-    private static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, IReadOnlyList<V1Service> services, TranslationOptions options,
+    internal static SeedSettings? TranslateSeed(IReadOnlyList<KkpSeed> seeds, IReadOnlyList<V1Service> services, TranslationOptions options,
         List<Diagnostic> diagnostics)
     {
         var defaults = new SeedSettings
@@ -392,7 +407,7 @@ public static class InventoryTranslator
         GoDuration.TryParse(text, out duration)
         && (duration == TimeSpan.Zero || (duration >= TimeSpan.FromSeconds(1) && duration <= LongestConnectionCap));
 
-    private static Tenant? TranslateTenant(string id, KkpCluster cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
+    internal static Tenant? TranslateTenant(string id, KkpCluster cluster, List<ExposedService> services, List<Diagnostic> diagnostics)
     {
         var obj = $"Cluster/{id}";
         var ok = true;
@@ -448,9 +463,9 @@ public static class InventoryTranslator
         };
     }
 
-    private readonly record struct ServiceOutcome(ExposedService? Service, bool Failed);
+    internal readonly record struct ServiceOutcome(ExposedService? Service, bool Failed);
 
-    private static ServiceOutcome? TranslateService(
+    internal static ServiceOutcome? TranslateService(
         V1Service service,
         Dictionary<string, List<V1EndpointSlice>> slicesByService,
         TranslationOptions options,
@@ -807,7 +822,7 @@ public static class InventoryTranslator
         return true;
     }
 
-    private static Diagnostic Error(string code, string obj, string field, string message, string? tenantId = null) =>
+    internal static Diagnostic Error(string code, string obj, string field, string message, string? tenantId = null) =>
         new(DiagnosticSeverity.Error, code, obj, field, message, tenantId);
 
     /// <summary>KKP's provider names (<c>spec.cloud.providerName</c>) and our model's provider.</summary>

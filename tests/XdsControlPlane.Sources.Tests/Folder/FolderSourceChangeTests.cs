@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using XdsControlPlane.Benchmarks.Folder;
 using XdsControlPlane.Sources.Folder;
 using XdsControlPlane.Sources.Kubernetes;
+using XdsControlPlane.Sources.Translation;
 using XdsControlPlane.Sources.Tests.KubernetesWatch;
 
 namespace XdsControlPlane.Sources.Tests.Folder;
@@ -197,6 +198,126 @@ public sealed class FolderSourceChangeTests : IDisposable
         // No line for a read that is quicker than the interval.
         Assert.Equal(0, _log.Count("FolderReadProgress"));
     }
+
+    [Fact]
+    public void NamedPaths_AreTheOnlyFilesLookedAt_AndACompleteReadFindsTheRest()
+    {
+        Write(TenantPath(3), SyntheticFolder.TenantManifests(3, ["203.0.113.0/24"]), LongAgo.AddMinutes(1));
+        Write(TenantPath(4), SyntheticFolder.TenantManifests(4, ["198.51.100.0/24"]), LongAgo.AddMinutes(1));
+
+        var named = _source.Load([TenantPath(3)]);
+
+        Assert.Equal(new FolderReadCounts(1, 0, Tenants, 0), named.Counts);
+        Assert.Equal(["203.0.113.0/24"], ClusterOf(named.Inventory!, 3).Spec!.ApiServerAllowedIPRanges!.CidrBlocks!);
+        Assert.NotEqual(["198.51.100.0/24"], ClusterOf(named.Inventory!, 4).Spec!.ApiServerAllowedIPRanges!.CidrBlocks!); // not looked at
+        Assert.All(named.Changes, c => Assert.StartsWith(SyntheticFolder.TenantFile(3) + "\0", c.Key, StringComparison.Ordinal));
+
+        var complete = _source.Load(null);
+
+        Assert.Equal(new FolderReadCounts(1, 0, Tenants, 0), complete.Counts);
+        Assert.Equal(["198.51.100.0/24"], ClusterOf(complete.Inventory!, 4).Spec!.ApiServerAllowedIPRanges!.CidrBlocks!);
+        AssertSameAsAFreshRead(complete.Inventory!);
+    }
+
+    [Fact]
+    public void NamedPaths_DeletedFilesAndNewDirectories()
+    {
+        File.Delete(TenantPath(7));
+        var deleted = _source.Load([TenantPath(7), Path.Combine(_folder.Path, "notes.txt")]);
+        Assert.Equal(new FolderReadCounts(0, 0, Tenants, 1), deleted.Counts);
+        Assert.DoesNotContain(deleted.Inventory!.Clusters, c => c.Metadata.Name == SyntheticFolder.TenantId(7));
+        Assert.NotEmpty(deleted.Changes);
+        Assert.All(deleted.Changes, c => Assert.Null(c.Object));
+
+        // A directory moved in is named alone by the watcher: its files are found by a complete read.
+        var sub = Path.Combine(_folder.Path, "more");
+        Directory.CreateDirectory(sub);
+        Write(Path.Combine(sub, SyntheticFolder.TenantFile(Tenants)), SyntheticFolder.TenantManifests(Tenants, ["198.51.100.0/24"]), LongAgo);
+        var moved = _source.Load([sub]);
+        Assert.Contains(moved.Inventory!.Clusters, c => c.Metadata.Name == SyntheticFolder.TenantId(Tenants));
+        AssertSameAsAFreshRead(moved.Inventory!);
+
+        // A directory gone: named alone, it is not a file we read, so a complete read finds what went with it.
+        Directory.Delete(sub, recursive: true);
+        var gone = _source.Load([sub]);
+        Assert.DoesNotContain(gone.Inventory!.Clusters, c => c.Metadata.Name == SyntheticFolder.TenantId(Tenants));
+        AssertSameAsAFreshRead(gone.Inventory!);
+    }
+
+    [Fact]
+    public void Changes_FedToTheIncrementalTranslator_GiveTheFullTranslationOfEachRead()
+    {
+        var source = new FolderSource(_folder.Path, new TypedLogger(new RecordingLogger()));
+        var translator = new IncrementalTranslator();
+        void Step(FolderLoadResult load)
+        {
+            Assert.True(load.Succeeded);
+            translator.Apply(load.Changes);
+            var incremental = translator.Translate();
+            var full = InventoryTranslator.Translate(load.Inventory!);
+            Assert.Equal(full.Tenants, incremental.Tenants);
+            Assert.Equal(full.FailedTenants.Order(), incremental.FailedTenants.Order());
+            Assert.Equal(full.Diagnostics, incremental.Diagnostics);
+            Assert.Equal(full.Seed, incremental.Seed);
+        }
+        var first = source.Load();
+        Assert.Equal(first.Inventory!.Seeds.Count + first.Inventory.Clusters.Count + first.Inventory.Services.Count + first.Inventory.EndpointSlices.Count,
+            first.Changes.Count);
+        Step(first);
+
+        Write(TenantPath(2), SyntheticFolder.TenantManifests(2, ["203.0.113.0/24"]), LongAgo.AddMinutes(1));
+        Step(source.Load([TenantPath(2)]));
+
+        // A broken read hands nothing over; the next good one hands over everything since the last hand-over.
+        var good = File.ReadAllText(TenantPath(5));
+        Write(TenantPath(5), "kind: [", LongAgo.AddMinutes(2));
+        File.Delete(TenantPath(6));
+        var broken = source.Load();
+        Assert.False(broken.Succeeded);
+        Assert.Empty(broken.Changes);
+        Write(TenantPath(5), good.Replace("cluster-", "cluster-x", StringComparison.Ordinal), LongAgo.AddMinutes(3));
+        var repaired = source.Load([TenantPath(5)]);
+        Assert.Contains(repaired.Changes, c => c.Key.StartsWith(SyntheticFolder.TenantFile(6), StringComparison.Ordinal) && c.Object is null);
+        Step(repaired);
+
+        // A file that is saved again unchanged hands nothing over.
+        Write(TenantPath(1), File.ReadAllText(TenantPath(1)), LongAgo.AddMinutes(4));
+        var same = source.Load([TenantPath(1)]);
+        Assert.Empty(same.Changes);
+        Step(same);
+
+        // After a consumer lost track, everything is handed over again.
+        source.HandOverEverythingNext();
+        translator = new IncrementalTranslator();
+        Step(source.Load([TenantPath(1)]));
+    }
+
+    [Fact]
+    public async Task Watch_NamesTheChangedFile_AndAsksForACompleteReadEveryRescanInterval()
+    {
+        var source = new FolderSource(_folder.Path, new TypedLogger(new RecordingLogger())) { RescanInterval = TimeSpan.FromSeconds(3) };
+        var calls = new System.Collections.Concurrent.ConcurrentQueue<IReadOnlyCollection<string>?>();
+        using var stop = new CancellationTokenSource();
+        var watch = source.WatchAsync(paths => { calls.Enqueue(paths); return Task.CompletedTask; }, TimeSpan.FromMilliseconds(50), stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        // Written until seen: the watcher may start after the first write.
+        while (!calls.Any(c => c?.Contains(TenantPath(8)) == true))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the watcher never named the edited file");
+            File.WriteAllText(TenantPath(8), SyntheticFolder.TenantManifests(8, ["203.0.113.0/24"]));
+            await Task.Delay(100);
+        }
+        while (!calls.Any(c => c is null))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "no complete read was asked for");
+            await Task.Delay(100);
+        }
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => watch);
+    }
+
+    private static KkpCluster ClusterOf(SeedInventory inventory, int tenant) =>
+        inventory.Clusters.Single(c => c.Metadata.Name == SyntheticFolder.TenantId(tenant));
 
     private void AssertSameAsAFreshRead(SeedInventory inventory)
     {

@@ -62,7 +62,7 @@ public sealed class ClusterEventRecorder
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _serial = new(1, 1);
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private readonly Channel<(SeedInventory Inventory, IReadOnlyList<Diagnostic> Diagnostics)> _queue;
+    private readonly Channel<(Func<SeedInventory> Inventory, IReadOnlyList<Diagnostic> Diagnostics)> _queue;
     private long _dropped;
     private long _written;
 
@@ -75,7 +75,7 @@ public sealed class ClusterEventRecorder
         _logger = logger;
         _options = options ?? new ClusterEventRecorderOptions();
         _time = timeProvider ?? TimeProvider.System;
-        _queue = Channel.CreateBounded<(SeedInventory, IReadOnlyList<Diagnostic>)>(
+        _queue = Channel.CreateBounded<(Func<SeedInventory>, IReadOnlyList<Diagnostic>)>(
             new BoundedChannelOptions(Math.Max(1, _options.QueueCapacity)) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true },
             _ => Interlocked.Increment(ref _dropped));
     }
@@ -94,7 +94,13 @@ public sealed class ClusterEventRecorder
     /// path never waits for the API server. When the queue is full the oldest translation is dropped (and counted): each
     /// one is a complete statement of what is wrong, so the newest says all that still matters.
     /// </summary>
-    public void Enqueue(SeedInventory inventory, IReadOnlyList<Diagnostic> diagnostics) => _queue.Writer.TryWrite((inventory, diagnostics));
+    public void Enqueue(SeedInventory inventory, IReadOnlyList<Diagnostic> diagnostics) => Enqueue(() => inventory, diagnostics);
+
+    /// <summary>
+    /// As <see cref="Enqueue(SeedInventory, IReadOnlyList{Diagnostic})"/>, the inventory put together by the writer when it
+    /// takes the batch (it is O(all objects); the publishing path only says what changed).
+    /// </summary>
+    public void Enqueue(Func<SeedInventory> inventory, IReadOnlyList<Diagnostic> diagnostics) => _queue.Writer.TryWrite((inventory, diagnostics));
 
     /// <summary>The writer: records the queued translations one at a time until cancelled.</summary>
     public async Task RunWriterAsync(CancellationToken cancellationToken)
@@ -103,7 +109,7 @@ public sealed class ClusterEventRecorder
         {
             await foreach (var (inventory, diagnostics) in _queue.Reader.ReadAllAsync(cancellationToken))
             {
-                await RecordAsync(inventory, diagnostics, cancellationToken);
+                await RecordAsync(inventory(), diagnostics, cancellationToken);
                 Interlocked.Increment(ref _written);
             }
         }

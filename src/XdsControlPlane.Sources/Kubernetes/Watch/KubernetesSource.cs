@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using k8s;
 using k8s.Models;
 using Microsoft.Extensions.Logging;
+using XdsControlPlane.Sources.Translation;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
@@ -16,6 +17,27 @@ public sealed record KubernetesSourceStatus(
     long Changes,
     DateTimeOffset? LastPublishTime,
     IReadOnlyList<InformerStatus> Informers);
+
+/// <summary>
+/// One publication of the Kubernetes source: what changed since the previous one handed to the same consumer, and the
+/// whole inventory, put together only if asked for (O(all objects)).
+/// </summary>
+/// <param name="Changes">
+/// The objects added, modified or removed (null object) since the previous update, keyed <c>&lt;Kind&gt;/&lt;namespace&gt;/&lt;name&gt;</c>
+/// (<c>Cluster/&lt;name&gt;</c>); when <paramref name="Complete"/>, every object instead (the first update, and the one after a
+/// consumer failed: a consumer that keeps state starts it again from these).
+/// </param>
+public sealed class InventoryUpdate(IReadOnlyList<ObjectChange> changes, bool complete, Func<SeedInventory> inventory)
+{
+    private readonly Lazy<SeedInventory> _inventory = new(inventory);
+
+    public IReadOnlyList<ObjectChange> Changes { get; } = changes;
+
+    public bool Complete { get; } = complete;
+
+    /// <summary>The stores as one inventory, as <see cref="KubernetesSource.Current"/>; read when first asked for.</summary>
+    public SeedInventory Inventory => _inventory.Value;
+}
 
 /// <summary>
 /// The API-server source: informers for KKP Seeds and Clusters, exposed Services and their EndpointSlices, the
@@ -46,8 +68,9 @@ public sealed class KubernetesSource
     private long _changes;
     private long _published;
     private long _publishTicks = -1;
-    private volatile SeedInventory? _current;
+    private volatile InventoryUpdate? _current;
     private int _running;
+    private volatile bool _completeNext = true;
 
     public KubernetesSource(IKubernetes client, KubernetesSourceOptions options, ILogger logger, TimeProvider? timeProvider = null)
     {
@@ -81,7 +104,7 @@ public sealed class KubernetesSource
     public bool HasSynced => _informers.All(i => i.HasSynced);
 
     /// <summary>The last inventory published, or null before the first.</summary>
-    public SeedInventory? Current => _current;
+    public SeedInventory? Current => _current?.Inventory;
 
     public KubernetesSourceStatus GetStatus()
     {
@@ -95,7 +118,15 @@ public sealed class KubernetesSource
     /// <paramref name="cancellationToken"/> is cancelled. Calls never overlap. An exception from the consumer is
     /// logged and the source goes on (the next change publishes again). Runs once per instance.
     /// </summary>
-    public async Task RunAsync(Func<SeedInventory, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
+    public Task RunAsync(Func<SeedInventory, CancellationToken, Task> onInventory, CancellationToken cancellationToken) =>
+        RunAsync((update, ct) => onInventory(update.Inventory, ct), cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RunAsync(Func{SeedInventory, CancellationToken, Task}, CancellationToken)"/>, handing over what changed
+    /// (<see cref="InventoryUpdate.Changes"/>): a consumer that translates incrementally never needs the whole inventory.
+    /// When the consumer throws, the next update is complete.
+    /// </summary>
+    public async Task RunAsync(Func<InventoryUpdate, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _running, 1) != 0)
         {
@@ -173,7 +204,7 @@ public sealed class KubernetesSource
         _signal.Writer.TryWrite(true);
     }
 
-    private async Task PublishLoopAsync(Func<SeedInventory, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
+    private async Task PublishLoopAsync(Func<InventoryUpdate, CancellationToken, Task> onInventory, CancellationToken cancellationToken)
     {
         var publishedChanges = -1L;
         var announcedSync = false;
@@ -202,18 +233,19 @@ public sealed class KubernetesSource
             {
                 continue;
             }
-            var inventory = Snapshot();
+            var update = TakeUpdate();
             publishedChanges = changes;
-            _current = inventory;
+            _current = update;
             var sequence = Interlocked.Increment(ref _published);
             Interlocked.Exchange(ref _publishTicks, _time.GetUtcNow().UtcTicks);
-            KubernetesSourceLog.InventoryPublished(_logger, sequence, inventory.Seeds.Count, inventory.Clusters.Count, inventory.Services.Count, inventory.EndpointSlices.Count);
+            KubernetesSourceLog.InventoryPublished(_logger, sequence, _seeds.Status.ObjectCount, _clusters.Status.ObjectCount, _services.Status.ObjectCount, _slices.Status.ObjectCount);
             try
             {
-                await onInventory(inventory, cancellationToken);
+                await onInventory(update, cancellationToken);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
+                _completeNext = true; // what the consumer kept may be half updated: it starts again from every object
                 KubernetesSourceLog.ConsumerFailed(_logger, e);
             }
         }
@@ -234,6 +266,69 @@ public sealed class KubernetesSource
                 return;
             }
             await Task.Delay(wait, _time, cancellationToken);
+        }
+    }
+
+    /// <summary>Makes the next update complete (every object), e.g. after the consumer lost track of the changes.</summary>
+    public void RequestCompleteUpdate() => _completeNext = true;
+
+    /// <summary>
+    /// The changes since the last update (every object when one is due complete) and the inventory on demand. Keys
+    /// changed after they are taken are taken again by the next update, so an object read newer than its event is
+    /// only handed over twice.
+    /// </summary>
+    private InventoryUpdate TakeUpdate()
+    {
+        var changes = new List<ObjectChange>();
+        var complete = _completeNext;
+        _completeNext = false;
+        if (complete)
+        {
+            foreach (var informer in _informers)
+            {
+                informer.TakeChangedKeys();
+            }
+            Add(changes, "Seed", _seeds.Snapshot());
+            Add(changes, "Cluster", _clusters.Snapshot());
+            Add(changes, "EndpointSlice", _slices.Snapshot());
+            Add(changes, "Service", _services.Snapshot());
+            foreach (var proxy in _nodePortProxy.Snapshot())
+            {
+                if (_services.Get(ResourceInformer<V1Service>.KeyOf(proxy)) is null)
+                {
+                    changes.Add(new ObjectChange($"Service/{ResourceInformer<V1Service>.KeyOf(proxy)}", proxy));
+                }
+            }
+        }
+        else
+        {
+            foreach (var key in _seeds.TakeChangedKeys())
+            {
+                changes.Add(new ObjectChange($"Seed/{key}", _seeds.Get(key)));
+            }
+            foreach (var key in _clusters.TakeChangedKeys())
+            {
+                changes.Add(new ObjectChange($"Cluster/{key}", _clusters.Get(key)));
+            }
+            foreach (var key in _slices.TakeChangedKeys())
+            {
+                changes.Add(new ObjectChange($"EndpointSlice/{key}", _slices.Get(key)));
+            }
+            // The nodeport-proxy's Service may be in both informers (when it is also exposed): one object, either store's.
+            foreach (var key in _services.TakeChangedKeys().Union(_nodePortProxy.TakeChangedKeys(), StringComparer.Ordinal))
+            {
+                changes.Add(new ObjectChange($"Service/{key}", _services.Get(key) ?? _nodePortProxy.Get(key)));
+            }
+        }
+        return new InventoryUpdate(changes, complete, Snapshot);
+
+        static void Add<T>(List<ObjectChange> changes, string kind, IReadOnlyList<T> objects)
+            where T : class, IKubernetesObject<V1ObjectMeta>
+        {
+            foreach (var obj in objects)
+            {
+                changes.Add(new ObjectChange($"{kind}/{ResourceInformer<T>.KeyOf(obj)}", obj));
+            }
         }
     }
 

@@ -53,6 +53,9 @@ public interface IInformer
 
     InformerStatus Status { get; }
 
+    /// <summary>The keys of the objects added, modified or removed since the last call.</summary>
+    IReadOnlyCollection<string> TakeChangedKeys();
+
     Task RunAsync(CancellationToken cancellationToken);
 }
 
@@ -77,6 +80,7 @@ public sealed class ResourceInformer<T> : IInformer
     private readonly Lock _gate = new();
     private SortedDictionary<string, T> _store = new(StringComparer.Ordinal);
     private IReadOnlyList<T>? _snapshot;
+    private HashSet<string> _changedKeys = new(StringComparer.Ordinal); // since the last TakeChangedKeys
     private string _resourceVersion = "";
     private volatile bool _hasSynced;
 
@@ -141,6 +145,26 @@ public sealed class ResourceInformer<T> : IInformer
         lock (_gate)
         {
             return _snapshot ??= _store.Values.ToList();
+        }
+    }
+
+    /// <summary>The keys (<see cref="KeyOf"/>) of the objects added, modified or removed since the last call.</summary>
+    public IReadOnlyCollection<string> TakeChangedKeys()
+    {
+        lock (_gate)
+        {
+            var keys = _changedKeys;
+            _changedKeys = new HashSet<string>(StringComparer.Ordinal);
+            return keys;
+        }
+    }
+
+    /// <summary>The object in the store under <paramref name="key"/>, or null.</summary>
+    public T? Get(string key)
+    {
+        lock (_gate)
+        {
+            return _store.GetValueOrDefault(key);
         }
     }
 
@@ -252,10 +276,12 @@ public sealed class ResourceInformer<T> : IInformer
                 if (!_store.TryGetValue(key, out var old))
                 {
                     added++;
+                    _changedKeys.Add(key);
                 }
                 else if (old.Metadata.ResourceVersion != item.Metadata.ResourceVersion)
                 {
                     modified++;
+                    _changedKeys.Add(key);
                 }
             }
             foreach (var key in _store.Keys)
@@ -263,6 +289,7 @@ public sealed class ResourceInformer<T> : IInformer
                 if (!fresh.ContainsKey(key))
                 {
                     deleted++;
+                    _changedKeys.Add(key);
                 }
             }
             first = !_hasSynced;
@@ -378,10 +405,19 @@ public sealed class ResourceInformer<T> : IInformer
                     {
                         changed = _store.Remove(key);
                     }
+                    if (changed)
+                    {
+                        _changedKeys.Add(key);
+                    }
                     Interlocked.Increment(ref _events);
                     break;
                 case WatchEventType.Deleted:
-                    changed = _store.Remove(KeyOf(item));
+                    var deletedKey = KeyOf(item);
+                    changed = _store.Remove(deletedKey);
+                    if (changed)
+                    {
+                        _changedKeys.Add(deletedKey);
+                    }
                     Interlocked.Increment(ref _events);
                     break;
                 case WatchEventType.Bookmark:
