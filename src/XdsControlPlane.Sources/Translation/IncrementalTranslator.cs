@@ -5,14 +5,6 @@ using XdsControlPlane.Sources.Kubernetes;
 namespace XdsControlPlane.Sources.Translation;
 
 /// <summary>
-/// One object of a source that was added, changed (<paramref name="Object"/> the new version) or removed
-/// (<paramref name="Object"/> null). <paramref name="Key"/> is the source's identity for the object, stable across
-/// versions; keys in ordinal order are the order of the inventory the source would hand over whole (the order decides
-/// only between duplicates: the folder may hold two objects of one name, the API server never does).
-/// </summary>
-public readonly record struct ObjectChange(string Key, object? Object);
-
-/// <summary>
 /// <see cref="InventoryTranslator.Translate"/> kept current by the objects that changed: each tenant (namespace
 /// <c>cluster-&lt;id&gt;</c>: its Cluster, Services and EndpointSlices) is translated again only when one of its objects
 /// changed, and the seed settings only when a Seed or a Service in the nodeport-proxy's namespace changed. The result

@@ -7,38 +7,6 @@ using XdsControlPlane.Sources.Translation;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
-/// <summary>What the Kubernetes source has done, for a debug view and metrics.</summary>
-/// <param name="Synced">Every informer has completed its first list: inventories are being published.</param>
-/// <param name="InventoriesPublished">Inventories handed to the consumer.</param>
-/// <param name="Changes">Store changes seen (each event or re-list that changed something); many become one inventory.</param>
-public sealed record KubernetesSourceStatus(
-    bool Synced,
-    long InventoriesPublished,
-    long Changes,
-    DateTimeOffset? LastPublishTime,
-    IReadOnlyList<InformerStatus> Informers);
-
-/// <summary>
-/// One publication of the Kubernetes source: what changed since the previous one handed to the same consumer, and the
-/// whole inventory, put together only if asked for (O(all objects)).
-/// </summary>
-/// <param name="Changes">
-/// The objects added, modified or removed (null object) since the previous update, keyed <c>&lt;Kind&gt;/&lt;namespace&gt;/&lt;name&gt;</c>
-/// (<c>Cluster/&lt;name&gt;</c>); when <paramref name="Complete"/>, every object instead (the first update, and the one after a
-/// consumer failed: a consumer that keeps state starts it again from these).
-/// </param>
-public sealed class InventoryUpdate(IReadOnlyList<ObjectChange> changes, bool complete, Func<SeedInventory> inventory)
-{
-    private readonly Lazy<SeedInventory> _inventory = new(inventory);
-
-    public IReadOnlyList<ObjectChange> Changes { get; } = changes;
-
-    public bool Complete { get; } = complete;
-
-    /// <summary>The stores as one inventory, as <see cref="KubernetesSource.Current"/>; read when first asked for.</summary>
-    public SeedInventory Inventory => _inventory.Value;
-}
-
 /// <summary>
 /// The API-server source: informers for KKP Seeds and Clusters, exposed Services and their EndpointSlices, the
 /// nodeport-proxy's own LoadBalancer Service, and a

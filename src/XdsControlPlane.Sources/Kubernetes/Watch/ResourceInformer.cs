@@ -6,59 +6,6 @@ using Microsoft.Extensions.Logging;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
-/// <summary>The timing of one informer's list and watch calls.</summary>
-public sealed record InformerOptions
-{
-    public TimeSpan WatchTimeout { get; init; } = TimeSpan.FromMinutes(5);
-
-    public TimeSpan WatchdogTimeout { get; init; } = TimeSpan.FromMinutes(2);
-
-    public TimeSpan BackoffInitial { get; init; } = TimeSpan.FromMilliseconds(500);
-
-    public TimeSpan BackoffMax { get; init; } = TimeSpan.FromSeconds(30);
-
-    public int ListPageSize { get; init; } = 500;
-}
-
-/// <summary>What one informer has done, for a debug view and metrics. A copy: it does not change after it is taken.</summary>
-/// <param name="WatchRestarts">Watches that ended abnormally (dropped connection, error, watchdog) and were restarted.</param>
-/// <param name="WatchdogRestarts">Of those, the ones the watchdog ended because nothing arrived in time.</param>
-/// <param name="Gone">410 Gone answers (ERROR event or HTTP status), each followed by a re-list.</param>
-/// <param name="Relists">Lists after the first one.</param>
-/// <param name="SynthesizedDeletes">Objects found missing by a re-list: deleted while the watch was not looking.</param>
-public sealed record InformerStatus(
-    string Resource,
-    bool HasSynced,
-    int ObjectCount,
-    string ResourceVersion,
-    long Lists,
-    long Relists,
-    long WatchesStarted,
-    long WatchRestarts,
-    long WatchdogRestarts,
-    long Gone,
-    long Events,
-    long Bookmarks,
-    long SynthesizedDeletes,
-    DateTimeOffset? LastSyncTime,
-    DateTimeOffset? LastEventTime,
-    string? LastError);
-
-/// <summary>The part of an informer the source needs without knowing its object type.</summary>
-public interface IInformer
-{
-    string Name { get; }
-
-    bool HasSynced { get; }
-
-    InformerStatus Status { get; }
-
-    /// <summary>The keys of the objects added, modified or removed since the last call.</summary>
-    IReadOnlyCollection<string> TakeChangedKeys();
-
-    Task RunAsync(CancellationToken cancellationToken);
-}
-
 /// <summary>
 /// List-then-watch over one resource, keeping a local store of the objects (as client-go's reflector and YARP's
 /// ResourceInformer do). The list's resourceVersion starts the watch; ADDED/MODIFIED/DELETED update the store;
@@ -455,20 +402,4 @@ public sealed class ResourceInformer<T> : IInformer
 
     public static string KeyOf(T item) =>
         string.IsNullOrEmpty(item.Metadata?.NamespaceProperty) ? item.Metadata?.Name ?? "" : $"{item.Metadata.NamespaceProperty}/{item.Metadata.Name}";
-}
-
-/// <summary>The delay before retrying a failed list or watch.</summary>
-public static class WatchBackoff
-{
-    /// <summary>
-    /// <paramref name="initial"/> doubled per consecutive failure, capped at <paramref name="max"/>, with "equal jitter":
-    /// between half and all of that, by <paramref name="random"/> in [0, 1). Retries of many replicas spread out,
-    /// and none comes back sooner than half the backoff.
-    /// </summary>
-    public static TimeSpan Delay(int failures, TimeSpan initial, TimeSpan max, double random)
-    {
-        var exponent = Math.Min(Math.Max(failures - 1, 0), 30);
-        var ceiling = Math.Min(max.TotalMilliseconds, initial.TotalMilliseconds * Math.Pow(2, exponent));
-        return TimeSpan.FromMilliseconds((ceiling / 2) + (Math.Clamp(random, 0, 1) * ceiling / 2));
-    }
 }

@@ -5,45 +5,6 @@ using k8s.Models;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
-/// <summary>One page of a list: its items, the list's resourceVersion and the token for the next page.</summary>
-public sealed record ListPage<T>(IReadOnlyList<T> Items, string ResourceVersion, string? Continue);
-
-/// <summary>
-/// The two calls an informer makes for one kind of object. Implemented over <see cref="IKubernetes"/> by
-/// <see cref="ResourceApis"/>; tests may substitute their own.
-/// </summary>
-public interface IResourceApi<T>
-    where T : IKubernetesObject<V1ObjectMeta>
-{
-    /// <summary>A short name for logs and counters ("clusters", "services", ...).</summary>
-    string Name { get; }
-
-    Task<ListPage<T>> ListAsync(string? continueToken, int limit, CancellationToken cancellationToken);
-
-    /// <summary>
-    /// Watches from <paramref name="resourceVersion"/> with bookmarks. <paramref name="onError"/> receives
-    /// ERROR events (as <see cref="KubernetesException"/>) and undecodable lines; it must throw to end the watch.
-    /// </summary>
-    IAsyncEnumerable<(WatchEventType Type, T Object)> WatchAsync(
-        string resourceVersion, int timeoutSeconds, Action<Exception> onError, CancellationToken cancellationToken);
-}
-
-/// <summary>A list of custom objects as the API server returns it (<c>kind: ClusterList</c>, ...).</summary>
-public sealed class CustomObjectList<T>
-{
-    [JsonPropertyName("apiVersion")]
-    public string? ApiVersion { get; set; }
-
-    [JsonPropertyName("kind")]
-    public string? Kind { get; set; }
-
-    [JsonPropertyName("metadata")]
-    public V1ListMeta? Metadata { get; set; }
-
-    [JsonPropertyName("items")]
-    public List<T>? Items { get; set; }
-}
-
 /// <summary>The resources the nodeport-proxy watches, over KubernetesClient.</summary>
 public static class ResourceApis
 {

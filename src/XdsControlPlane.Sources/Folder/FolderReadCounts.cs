@@ -1,0 +1,17 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using System.IO.Hashing;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Model;
+using XdsControlPlane.Sources.Kubernetes;
+using XdsControlPlane.Sources.Translation;
+
+namespace XdsControlPlane.Sources.Folder;
+
+/// <summary>
+/// Per read: <paramref name="Parsed"/> files read and parsed (new or changed), <paramref name="Rehashed"/> files read
+/// again because their size or time changed but whose content was the same, <paramref name="Unchanged"/> files not
+/// opened at all, <paramref name="Removed"/> files gone since the last read.
+/// </summary>
+public sealed record FolderReadCounts(int Parsed, int Rehashed, int Unchanged, int Removed);

@@ -1,0 +1,22 @@
+using System.Runtime.ExceptionServices;
+using System.Text.Json;
+using k8s;
+using k8s.Models;
+using Microsoft.Extensions.Logging;
+
+namespace XdsControlPlane.Sources.Kubernetes.Watch;
+
+/// <summary>The part of an informer the source needs without knowing its object type.</summary>
+public interface IInformer
+{
+    string Name { get; }
+
+    bool HasSynced { get; }
+
+    InformerStatus Status { get; }
+
+    /// <summary>The keys of the objects added, modified or removed since the last call.</summary>
+    IReadOnlyCollection<string> TakeChangedKeys();
+
+    Task RunAsync(CancellationToken cancellationToken);
+}
