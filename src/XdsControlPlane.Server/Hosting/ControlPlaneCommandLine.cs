@@ -170,7 +170,8 @@ public static class ControlPlaneCommandLine
         + $"Default: {GoDuration.Format(KubernetesDefaults.WatchdogTimeout)}.");
 
     private static readonly Option<TimeSpan> Debounce = Duration("--debounce", null,
-        $"Wait this long after the last change before publishing (a burst of changes becomes one update). "
+        $"Changes within this long of the last update wait until this long after the last change (a burst becomes one update); "
+        + "a change after a quiet spell this long is published at once. "
         + $"Default: {GoDuration.Format(KubernetesDefaults.Debounce)}.");
 
     private static readonly Option<TimeSpan> MaxDelay = Duration("--max-delay", null,

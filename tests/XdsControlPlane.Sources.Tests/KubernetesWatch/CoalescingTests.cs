@@ -77,6 +77,38 @@ public sealed class CoalescingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AChangeAfterAQuietSpell_IsPublishedAtOnce_AndTheChangesRightAfterItWaitForTheDebounce()
+    {
+        var time = new ManualTimeProvider();
+        await using var h = await SourceHarness.CreateAsync(output);
+        h.Server.Upsert("seeds", Objects.Seed());
+        Objects.AddTenant(h.Server, "a1");
+        h.Start(Options.Value with { Debounce = TimeSpan.FromMinutes(1), MaxDelay = TimeSpan.FromMinutes(2) }, time);
+        await h.Sink.WaitForAsync(_ => true, "the first inventory");
+        await Wait.UntilAsync(() => h.Server.OpenWatches("clusters") == 1, "clusters watched");
+
+        // Quiet minutes (in steps, so that a wake-up the informers' start may have caused has run out), then one edit:
+        // handed over without the clock moving (no debounce on the leading edge).
+        for (var minute = 0; minute < 3; minute++)
+        {
+            time.Advance(TimeSpan.FromMinutes(1));
+            await Task.Delay(100);
+        }
+        var before = h.Sink.All.Count;
+        h.Server.Upsert("clusters", Objects.Cluster("a1", "Tunneling", "10.8.0.0/16"));
+        await h.Sink.WaitForAsync(i => i.Clusters[0].Spec?.ApiServerAllowedIPRanges?.CidrBlocks?.FirstOrDefault() == "10.8.0.0/16", "the edit, at once");
+        Assert.Equal(before + 1, h.Sink.All.Count);
+
+        // The next edit comes within the debounce of that inventory: a burst may be under way, so it waits.
+        h.Server.Upsert("clusters", Objects.Cluster("a1", "Tunneling", "10.9.0.0/16"));
+        await Wait.UntilAsync(() => h.Informer("clusters").Events == 2, "the second edit received");
+        await Task.Delay(200);
+        Assert.Equal(before + 1, h.Sink.All.Count);
+        time.Advance(TimeSpan.FromMinutes(1));
+        await h.Sink.WaitForAsync(i => i.Clusters[0].Spec?.ApiServerAllowedIPRanges?.CidrBlocks?.FirstOrDefault() == "10.9.0.0/16", "the second edit, after the debounce");
+    }
+
+    [Fact]
     public async Task MaxDelay_PublishesDuringAnEndlessBurst()
     {
         var time = new ManualTimeProvider();

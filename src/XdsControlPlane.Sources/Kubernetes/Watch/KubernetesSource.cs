@@ -36,6 +36,7 @@ public sealed class KubernetesSource
     private long _changes;
     private long _published;
     private long _publishTicks = -1;
+    private long _lastPublished; // timestamp (this source's clock) of the last inventory handed over
     private volatile InventoryUpdate? _current;
     private int _running;
     private volatile bool _completeNext = true;
@@ -183,8 +184,10 @@ public sealed class KubernetesSource
             {
                 continue; // each informer signals when it first syncs: the last one's signal comes back here synced
             }
-            if (announcedSync)
+            if (announcedSync && _time.GetElapsedTime(Interlocked.Read(ref _lastPublished)) < _options.Debounce)
             {
+                // Within --debounce of the last inventory: a burst is under way, coalesce it. A change after a quiet
+                // spell is handed over at once (the leading edge), so one edit does not wait for the debounce.
                 await DebounceAsync(cancellationToken);
             }
             else
@@ -204,6 +207,7 @@ public sealed class KubernetesSource
             var update = TakeUpdate();
             publishedChanges = changes;
             _current = update;
+            Interlocked.Exchange(ref _lastPublished, _time.GetTimestamp());
             var sequence = Interlocked.Increment(ref _published);
             Interlocked.Exchange(ref _publishTicks, _time.GetUtcNow().UtcTicks);
             KubernetesSourceLog.InventoryPublished(_logger, sequence, _seeds.Status.ObjectCount, _clusters.Status.ObjectCount, _services.Status.ObjectCount, _slices.Status.ObjectCount);

@@ -39,7 +39,10 @@ public sealed record KubernetesSourceOptions
     /// <summary>Its namespace (KKP: <c>kubermatic</c>, where the operator deploys the seed's nodeport-proxy).</summary>
     public string NodePortProxyNamespace { get; init; } = TranslationOptions.DefaultNodePortProxyNamespace;
 
-    /// <summary>Wait this long after the last change before publishing an inventory (a burst becomes one inventory).</summary>
+    /// <summary>
+    /// A change within this long of the last inventory waits until this long after the last change (a burst becomes one
+    /// inventory); a change after a quiet spell of this long is published at once.
+    /// </summary>
     public TimeSpan Debounce { get; init; } = TimeSpan.FromMilliseconds(100);
 
     /// <summary>Never hold a change back longer than this, however long the burst lasts.</summary>
