@@ -1,4 +1,4 @@
-using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 
 namespace XdsControlPlane.Compiler.Tests;
 

@@ -7,6 +7,7 @@ using k8s.Models;
 using Microsoft.Extensions.Logging.Abstractions;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;

@@ -6,6 +6,7 @@ using Envoy.Type.Matcher.V3;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3.RBAC;

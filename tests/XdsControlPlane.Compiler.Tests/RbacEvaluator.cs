@@ -9,7 +9,7 @@ using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3;
 using Hcm = Envoy.Extensions.Filters.Network.HttpConnectionManager.V3.HttpConnectionManager;
 using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3.RBAC;
 using ProxyProtocol = Envoy.Extensions.Filters.Listener.ProxyProtocol.V3.ProxyProtocol;
-using Rbac = Envoy.Config.Rbac.V3;
+using EnvoyRbac = Envoy.Config.Rbac.V3;
 using XdsMatcher = Xds.Type.Matcher.V3.Matcher;
 
 namespace XdsControlPlane.Compiler.Tests;
@@ -259,12 +259,12 @@ public static class RbacEvaluator
     /// One RBAC config (network or HTTP: both hold the same <c>rules</c> and <c>matcher</c>); shadow rules and shadow
     /// matchers are not read, since they enforce nothing.
     /// </summary>
-    public static bool Allows(Rbac.RBAC? rules, XdsMatcher? matcher, IPAddress direct, IPAddress remote)
+    public static bool Allows(EnvoyRbac.RBAC? rules, XdsMatcher? matcher, IPAddress direct, IPAddress remote)
     {
         Assert.False(rules is not null && matcher is not null, "rules and matcher are exclusive");
         if (matcher is not null)
         {
-            return Evaluate(matcher, direct, remote) is { } action && action.Action_ == Rbac.RBAC.Types.Action.Allow;
+            return Evaluate(matcher, direct, remote) is { } action && action.Action_ == EnvoyRbac.RBAC.Types.Action.Allow;
         }
         if (rules is null)
         {
@@ -273,35 +273,35 @@ public static class RbacEvaluator
         var any = rules.Policies.Values.Any(p => p.Permissions.Any(Permits) && p.Principals.Any(pr => Matches(pr, direct, remote)));
         return rules.Action switch
         {
-            Rbac.RBAC.Types.Action.Allow => any,
-            Rbac.RBAC.Types.Action.Deny => !any,
+            EnvoyRbac.RBAC.Types.Action.Allow => any,
+            EnvoyRbac.RBAC.Types.Action.Deny => !any,
             _ => throw new NotSupportedException($"RBAC action {rules.Action}"),
         };
     }
 
     /// <summary>Permissions on what is asked for, not who asks: a CONNECT or a TCP connection to our listeners. We emit only <c>any</c> and combinations.</summary>
-    private static bool Permits(Rbac.Permission permission) => permission.RuleCase switch
+    private static bool Permits(EnvoyRbac.Permission permission) => permission.RuleCase switch
     {
-        Rbac.Permission.RuleOneofCase.Any => permission.Any,
-        Rbac.Permission.RuleOneofCase.AndRules => permission.AndRules.Rules.All(Permits),
-        Rbac.Permission.RuleOneofCase.OrRules => permission.OrRules.Rules.Any(Permits),
-        Rbac.Permission.RuleOneofCase.NotRule => !Permits(permission.NotRule),
+        EnvoyRbac.Permission.RuleOneofCase.Any => permission.Any,
+        EnvoyRbac.Permission.RuleOneofCase.AndRules => permission.AndRules.Rules.All(Permits),
+        EnvoyRbac.Permission.RuleOneofCase.OrRules => permission.OrRules.Rules.Any(Permits),
+        EnvoyRbac.Permission.RuleOneofCase.NotRule => !Permits(permission.NotRule),
         _ => throw new NotSupportedException($"permission {permission.RuleCase} is not expected in our output"),
     };
 
-    private static bool Matches(Rbac.Principal principal, IPAddress direct, IPAddress remote) => principal.IdentifierCase switch
+    private static bool Matches(EnvoyRbac.Principal principal, IPAddress direct, IPAddress remote) => principal.IdentifierCase switch
     {
-        Rbac.Principal.IdentifierOneofCase.Any => principal.Any,
-        Rbac.Principal.IdentifierOneofCase.DirectRemoteIp => InRange(principal.DirectRemoteIp, direct),
-        Rbac.Principal.IdentifierOneofCase.RemoteIp => InRange(principal.RemoteIp, remote),
-        Rbac.Principal.IdentifierOneofCase.OrIds => principal.OrIds.Ids.Any(p => Matches(p, direct, remote)),
-        Rbac.Principal.IdentifierOneofCase.AndIds => principal.AndIds.Ids.All(p => Matches(p, direct, remote)),
-        Rbac.Principal.IdentifierOneofCase.NotId => !Matches(principal.NotId, direct, remote),
+        EnvoyRbac.Principal.IdentifierOneofCase.Any => principal.Any,
+        EnvoyRbac.Principal.IdentifierOneofCase.DirectRemoteIp => InRange(principal.DirectRemoteIp, direct),
+        EnvoyRbac.Principal.IdentifierOneofCase.RemoteIp => InRange(principal.RemoteIp, remote),
+        EnvoyRbac.Principal.IdentifierOneofCase.OrIds => principal.OrIds.Ids.Any(p => Matches(p, direct, remote)),
+        EnvoyRbac.Principal.IdentifierOneofCase.AndIds => principal.AndIds.Ids.All(p => Matches(p, direct, remote)),
+        EnvoyRbac.Principal.IdentifierOneofCase.NotId => !Matches(principal.NotId, direct, remote),
         _ => throw new NotSupportedException($"principal {principal.IdentifierCase} is not expected in our output"),
     };
 
     /// <summary>The action a matcher ends in, or null when it does not match (which RBAC treats as deny).</summary>
-    private static Rbac.Action? Evaluate(XdsMatcher matcher, IPAddress direct, IPAddress remote)
+    private static EnvoyRbac.Action? Evaluate(XdsMatcher matcher, IPAddress direct, IPAddress remote)
     {
         if (matcher.MatcherTypeCase != XdsMatcher.MatcherTypeOneofCase.MatcherList)
         {
@@ -318,14 +318,14 @@ public static class RbacEvaluator
     }
 
     /// <summary>An action, or a nested matcher's result: null (no match) lets the enclosing list go on.</summary>
-    private static Rbac.Action? OnMatch(XdsMatcher.Types.OnMatch onMatch, IPAddress direct, IPAddress remote)
+    private static EnvoyRbac.Action? OnMatch(XdsMatcher.Types.OnMatch onMatch, IPAddress direct, IPAddress remote)
     {
         if (onMatch.Matcher is { } nested)
         {
             return Evaluate(nested, direct, remote);
         }
         Assert.Equal(RbacActionType, onMatch.Action.TypedConfig.TypeUrl);
-        return onMatch.Action.TypedConfig.Unpack<Rbac.Action>();
+        return onMatch.Action.TypedConfig.Unpack<EnvoyRbac.Action>();
     }
 
     private static bool Predicate(XdsMatcher.Types.MatcherList.Types.Predicate predicate, IPAddress direct, IPAddress remote)

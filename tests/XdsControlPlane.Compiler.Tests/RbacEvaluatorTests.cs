@@ -3,7 +3,7 @@ using Google.Protobuf.WellKnownTypes;
 using CoreCidr = Envoy.Config.Core.V3.CidrRange;
 using IpMatcher = Envoy.Extensions.Matching.InputMatchers.Ip.V3.Ip;
 using NetworkInputs = Envoy.Extensions.Matching.CommonInputs.Network.V3;
-using Rbac = Envoy.Config.Rbac.V3;
+using EnvoyRbac = Envoy.Config.Rbac.V3;
 using XdsMatcher = Xds.Type.Matcher.V3.Matcher;
 using TypedExtensionConfig = Xds.Core.V3.TypedExtensionConfig;
 
@@ -18,20 +18,20 @@ public sealed class RbacEvaluatorTests
     private static readonly IPAddress Inside = IPAddress.Parse("10.1.1.1");
     private static readonly IPAddress Outside = IPAddress.Parse("11.1.1.1");
 
-    private static Rbac.Principal Direct(string prefix, uint length) =>
+    private static EnvoyRbac.Principal Direct(string prefix, uint length) =>
         new() { DirectRemoteIp = new CoreCidr { AddressPrefix = prefix, PrefixLen = length } };
 
     [Fact]
     public void APolicyNeedsAMatchingPermissionAsWellAsAMatchingPrincipal()
     {
-        var policy = new Rbac.Policy { Principals = { Direct("10.0.0.0", 8) } };
-        policy.Permissions.Add(new Rbac.Permission { NotRule = new Rbac.Permission { Any = true } });
-        var rules = new Rbac.RBAC { Policies = { ["p"] = policy } };
+        var policy = new EnvoyRbac.Policy { Principals = { Direct("10.0.0.0", 8) } };
+        policy.Permissions.Add(new EnvoyRbac.Permission { NotRule = new EnvoyRbac.Permission { Any = true } });
+        var rules = new EnvoyRbac.RBAC { Policies = { ["p"] = policy } };
         Assert.False(RbacEvaluator.Allows(rules, null, Inside, Inside), "a policy whose permission never matches admitted a listed peer");
-        policy.Permissions[0] = new Rbac.Permission { Any = true };
+        policy.Permissions[0] = new EnvoyRbac.Permission { Any = true };
         Assert.True(RbacEvaluator.Allows(rules, null, Inside, Inside));
         Assert.False(RbacEvaluator.Allows(rules, null, Outside, Outside));
-        rules.Action = Rbac.RBAC.Types.Action.Deny;
+        rules.Action = EnvoyRbac.RBAC.Types.Action.Deny;
         Assert.False(RbacEvaluator.Allows(rules, null, Inside, Inside));
         Assert.True(RbacEvaluator.Allows(rules, null, Outside, Outside));
     }
@@ -39,8 +39,8 @@ public sealed class RbacEvaluatorTests
     [Fact]
     public void NotIdInvertsItsPrincipal()
     {
-        var policy = new Rbac.Policy { Permissions = { new Rbac.Permission { Any = true } }, Principals = { new Rbac.Principal { NotId = Direct("10.0.0.0", 8) } } };
-        var rules = new Rbac.RBAC { Policies = { ["p"] = policy } };
+        var policy = new EnvoyRbac.Policy { Permissions = { new EnvoyRbac.Permission { Any = true } }, Principals = { new EnvoyRbac.Principal { NotId = Direct("10.0.0.0", 8) } } };
+        var rules = new EnvoyRbac.RBAC { Policies = { ["p"] = policy } };
         Assert.False(RbacEvaluator.Allows(rules, null, Inside, Inside));
         Assert.True(RbacEvaluator.Allows(rules, null, Outside, Outside));
     }
@@ -48,9 +48,9 @@ public sealed class RbacEvaluatorTests
     [Fact]
     public void ANestedMatcherWithoutOnNoMatchLetsTheListGoOnAndOneWithItDecides()
     {
-        XdsMatcher.Types.OnMatch Action(Rbac.RBAC.Types.Action action) => new()
+        XdsMatcher.Types.OnMatch Action(EnvoyRbac.RBAC.Types.Action action) => new()
         {
-            Action = new TypedExtensionConfig { Name = "envoy.filters.rbac.action", TypedConfig = Any.Pack(new Rbac.Action { Name = "a", Action_ = action }) },
+            Action = new TypedExtensionConfig { Name = "envoy.filters.rbac.action", TypedConfig = Any.Pack(new EnvoyRbac.Action { Name = "a", Action_ = action }) },
         };
         XdsMatcher.Types.MatcherList.Types.Predicate Source(Any input, string prefix, uint length)
         {
@@ -69,21 +69,21 @@ public sealed class RbacEvaluatorTests
         var nested = new XdsMatcher { MatcherList = new XdsMatcher.Types.MatcherList() };
         nested.MatcherList.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
         {
-            Predicate = Source(Any.Pack(new NetworkInputs.SourceIPInput()), "192.0.2.0", 24), OnMatch = Action(Rbac.RBAC.Types.Action.Allow),
+            Predicate = Source(Any.Pack(new NetworkInputs.SourceIPInput()), "192.0.2.0", 24), OnMatch = Action(EnvoyRbac.RBAC.Types.Action.Allow),
         });
-        var root = new XdsMatcher { MatcherList = new XdsMatcher.Types.MatcherList(), OnNoMatch = Action(Rbac.RBAC.Types.Action.Deny) };
+        var root = new XdsMatcher { MatcherList = new XdsMatcher.Types.MatcherList(), OnNoMatch = Action(EnvoyRbac.RBAC.Types.Action.Deny) };
         root.MatcherList.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
         {
             Predicate = Source(Any.Pack(new NetworkInputs.DirectSourceIPInput()), "10.0.0.0", 8), OnMatch = new XdsMatcher.Types.OnMatch { Matcher = nested },
         });
         root.MatcherList.Matchers.Add(new XdsMatcher.Types.MatcherList.Types.FieldMatcher
         {
-            Predicate = Source(Any.Pack(new NetworkInputs.DirectSourceIPInput()), "10.0.0.0", 8), OnMatch = Action(Rbac.RBAC.Types.Action.Allow),
+            Predicate = Source(Any.Pack(new NetworkInputs.DirectSourceIPInput()), "10.0.0.0", 8), OnMatch = Action(EnvoyRbac.RBAC.Types.Action.Allow),
         });
         // The nested matcher does not match: Envoy goes on to the second field matcher, which allows.
         Assert.True(RbacEvaluator.Allows(null, root, Inside, Outside));
         // With on_no_match the nested matcher decides.
-        nested.OnNoMatch = Action(Rbac.RBAC.Types.Action.Deny);
+        nested.OnNoMatch = Action(EnvoyRbac.RBAC.Types.Action.Deny);
         Assert.False(RbacEvaluator.Allows(null, root, Inside, Outside));
         Assert.True(RbacEvaluator.Allows(null, root, Inside, IPAddress.Parse("192.0.2.9")));
         Assert.False(RbacEvaluator.Allows(null, root, Outside, Outside));

@@ -2,6 +2,7 @@ using Envoy.Config.Listener.V3;
 using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Folder;

@@ -1,5 +1,5 @@
 using System.Net;
-using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes;
 using XdsControlPlane.Sources.Translation;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text;
-using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 
 namespace XdsControlPlane.Compiler.Tests;
 

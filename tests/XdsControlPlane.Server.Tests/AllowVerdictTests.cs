@@ -1,6 +1,7 @@
 using System.Net;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
 using XdsControlPlane.Server.Debug;
 

@@ -148,7 +148,7 @@ public sealed class OperatorViewTests : IAsyncLifetime
 
         server.Upsert("clusters", Objects.Cluster("a1", "Tunneling", "10.0.0.0/8"));
 
-        await Until(() => Task.FromResult(pipeline.Current?.GetReport("a1") is { ServingLastGood: false, Enforcement: not Compiler.Compilation.Enforcement.Unrestricted }),
+        await Until(() => Task.FromResult(pipeline.Current?.GetReport("a1") is { ServingLastGood: false, Enforcement: not Compiler.Rbac.Enforcement.Unrestricted }),
             "the corrected list applied");
         Assert.NotEqual(version, pipeline.Current!.Snapshot.Version);
         Assert.False(gate.Task.IsCompleted);

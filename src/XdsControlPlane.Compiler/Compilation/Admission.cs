@@ -1,8 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Snapshots;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

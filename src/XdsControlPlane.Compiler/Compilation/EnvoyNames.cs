@@ -1,3 +1,4 @@
+
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>Envoy's well-known extension names and the resource names KKP's envoy-manager uses.</summary>

@@ -1,8 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

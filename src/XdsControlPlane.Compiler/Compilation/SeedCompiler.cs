@@ -1,7 +1,7 @@
 using System.Collections.Immutable;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,8 +1,8 @@
 using System.Runtime.CompilerServices;
 using Envoy.Config.Core.V3;
-using Cluster = Envoy.Config.Cluster.V3.Cluster;
 using Google.Protobuf;
 using XdsControlPlane.Model;
+using Cluster = Envoy.Config.Cluster.V3.Cluster;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

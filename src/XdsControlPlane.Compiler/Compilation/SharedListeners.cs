@@ -2,10 +2,7 @@ using Envoy.Config.Cluster.V3;
 using Envoy.Config.Core.V3;
 using Envoy.Config.Endpoint.V3;
 using Envoy.Config.Listener.V3;
-using Filter = Envoy.Config.Listener.V3.Filter;
 using Envoy.Config.Route.V3;
-using HealthCheck = Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheck;
-using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;
 using Envoy.Extensions.Filters.Http.Router.V3;
 using Envoy.Extensions.Filters.Listener.ProxyProtocol.V3;
 using Envoy.Extensions.Filters.Listener.TlsInspector.V3;
@@ -13,8 +10,11 @@ using Envoy.Extensions.Filters.Network.HttpConnectionManager.V3;
 using Envoy.Type.Matcher.V3;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
-using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
+using Filter = Envoy.Config.Listener.V3.Filter;
+using HealthCheck = Envoy.Extensions.Filters.Http.HealthCheck.V3.HealthCheck;
+using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3.RBAC;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Snapshots;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
-using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Snapshots;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Pipeline;
 

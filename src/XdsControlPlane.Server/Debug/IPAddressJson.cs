@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Compiler.Pipeline;
 using XdsControlPlane.Model;
 

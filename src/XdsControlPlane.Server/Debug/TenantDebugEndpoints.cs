@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Compiler.Pipeline;
 using XdsControlPlane.Model;
 

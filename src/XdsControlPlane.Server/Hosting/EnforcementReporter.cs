@@ -1,5 +1,6 @@
 using Prometheus;
 using XdsControlPlane.Compiler.Compilation;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Compiler.Pipeline;
 using XdsControlPlane.Model;
 

@@ -1,22 +1,23 @@
 using Google.Protobuf;
 using XdsControlPlane.Cidr;
-using XdsControlPlane.Snapshots;
+using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Model;
+using XdsControlPlane.Snapshots;
 using CoreCidr = Envoy.Config.Core.V3.CidrRange;
+using FieldMatcher = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.FieldMatcher;
 using HttpRbac = Envoy.Extensions.Filters.Http.Rbac.V3;
 using IpMatcher = Envoy.Extensions.Matching.InputMatchers.Ip.V3.Ip;
+using MatcherList = Xds.Type.Matcher.V3.Matcher.Types.MatcherList;
 using NetworkInputs = Envoy.Extensions.Matching.CommonInputs.Network.V3;
 using NetworkRbac = Envoy.Extensions.Filters.Network.Rbac.V3;
-using Rbac = Envoy.Config.Rbac.V3;
-using TypedExtensionConfig = Xds.Core.V3.TypedExtensionConfig;
-using XdsMatcher = Xds.Type.Matcher.V3.Matcher;
-using MatcherList = Xds.Type.Matcher.V3.Matcher.Types.MatcherList;
-using FieldMatcher = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.FieldMatcher;
 using OnMatch = Xds.Type.Matcher.V3.Matcher.Types.OnMatch;
 using Predicate = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.Predicate;
+using EnvoyRbac = Envoy.Config.Rbac.V3;
 using SinglePredicate = Xds.Type.Matcher.V3.Matcher.Types.MatcherList.Types.Predicate.Types.SinglePredicate;
+using TypedExtensionConfig = Xds.Core.V3.TypedExtensionConfig;
+using XdsMatcher = Xds.Type.Matcher.V3.Matcher;
 
-namespace XdsControlPlane.Compiler.Compilation;
+namespace XdsControlPlane.Compiler.Rbac;
 
 /// <summary>
 /// Turns an <see cref="AllowlistDecision"/> into Envoy RBAC: network RBAC for TCP paths (SNI, NodePort) and
@@ -99,27 +100,27 @@ internal static class RbacConfigs
     private static ByteString Rules(string tenantId, CidrSet ranges, SeedSettings seed)
     {
         var writer = ProtoWriter.Start()
-            .Begin(Rbac.RBAC.PoliciesFieldNumber)                 // a map<string, Policy> entry
+            .Begin(EnvoyRbac.RBAC.PoliciesFieldNumber)                 // a map<string, Policy> entry
             .String(ProtoWriter.MapKeyFieldNumber, PolicyName(tenantId))
             .Begin(ProtoWriter.MapValueFieldNumber)
-            .Begin(Rbac.Policy.PermissionsFieldNumber).BoolOneof(Rbac.Permission.AnyFieldNumber, true).End();
+            .Begin(EnvoyRbac.Policy.PermissionsFieldNumber).BoolOneof(EnvoyRbac.Permission.AnyFieldNumber, true).End();
         if (seed.ProxyProtocol)
         {
             // A PROXY header is believed only from the load balancer, and a connection from the load balancer is
             // judged by its header alone: (peer is the LB AND claimed address allowed) OR (peer is not the LB AND
             // the peer itself is allowed: in-seed clients connecting without PROXY). Without the NOT, a list that
             // covers the load balancer's own addresses would admit every client it relays, whatever the header says.
-            writer.Begin(Rbac.Policy.PrincipalsFieldNumber)
-                .Begin(Rbac.Principal.AndIdsFieldNumber);
-            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, seed.ProxyProtocolTrustedRanges, Rbac.Principal.DirectRemoteIpFieldNumber);
-            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, Rbac.Principal.RemoteIpFieldNumber);
+            writer.Begin(EnvoyRbac.Policy.PrincipalsFieldNumber)
+                .Begin(EnvoyRbac.Principal.AndIdsFieldNumber);
+            AnyOf(writer, EnvoyRbac.Principal.Types.Set.IdsFieldNumber, seed.ProxyProtocolTrustedRanges, EnvoyRbac.Principal.DirectRemoteIpFieldNumber);
+            AnyOf(writer, EnvoyRbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, EnvoyRbac.Principal.RemoteIpFieldNumber);
             writer.End().End();
-            writer.Begin(Rbac.Policy.PrincipalsFieldNumber)
-                .Begin(Rbac.Principal.AndIdsFieldNumber)
-                .Begin(Rbac.Principal.Types.Set.IdsFieldNumber);
-            AnyOf(writer, Rbac.Principal.NotIdFieldNumber, seed.ProxyProtocolTrustedRanges, Rbac.Principal.DirectRemoteIpFieldNumber);
+            writer.Begin(EnvoyRbac.Policy.PrincipalsFieldNumber)
+                .Begin(EnvoyRbac.Principal.AndIdsFieldNumber)
+                .Begin(EnvoyRbac.Principal.Types.Set.IdsFieldNumber);
+            AnyOf(writer, EnvoyRbac.Principal.NotIdFieldNumber, seed.ProxyProtocolTrustedRanges, EnvoyRbac.Principal.DirectRemoteIpFieldNumber);
             writer.End();
-            AnyOf(writer, Rbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, Rbac.Principal.DirectRemoteIpFieldNumber);
+            AnyOf(writer, EnvoyRbac.Principal.Types.Set.IdsFieldNumber, ranges.Normalized, EnvoyRbac.Principal.DirectRemoteIpFieldNumber);
             writer.End().End();
         }
         else
@@ -127,8 +128,8 @@ internal static class RbacConfigs
             var normalized = ranges.Normalized;
             for (var i = 0; i < normalized.Count; i++)
             {
-                writer.Begin(Rbac.Policy.PrincipalsFieldNumber);
-                WriteCidr(writer, Rbac.Principal.DirectRemoteIpFieldNumber, normalized[i]);
+                writer.Begin(EnvoyRbac.Policy.PrincipalsFieldNumber);
+                WriteCidr(writer, EnvoyRbac.Principal.DirectRemoteIpFieldNumber, normalized[i]);
                 writer.End();
             }
         }
@@ -145,10 +146,10 @@ internal static class RbacConfigs
             writer.End();
             return;
         }
-        writer.Begin(Rbac.Principal.OrIdsFieldNumber);
+        writer.Begin(EnvoyRbac.Principal.OrIdsFieldNumber);
         for (var i = 0; i < ranges.Count; i++)
         {
-            writer.Begin(Rbac.Principal.Types.Set.IdsFieldNumber);
+            writer.Begin(EnvoyRbac.Principal.Types.Set.IdsFieldNumber);
             WriteCidr(writer, addressField, ranges[i]);
             writer.End();
         }
@@ -191,31 +192,31 @@ internal static class RbacConfigs
                 .Begin(XdsMatcher.MatcherListFieldNumber)
                 .Begin(MatcherList.MatchersFieldNumber);
             WriteIpPredicate(writer, EnvoyNames.SourceIpInput, SourceIpInputTypeUrl, ranges.Normalized, $"tenant_{tenantId}_allow");
-            WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, Rbac.RBAC.Types.Action.Allow);
+            WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, EnvoyRbac.RBAC.Types.Action.Allow);
             writer.End() // matchers
                 .End(); // matcher_list
-            WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, Rbac.RBAC.Types.Action.Deny);
+            WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, EnvoyRbac.RBAC.Types.Action.Deny);
             writer.End() // matcher
                 .End() // on_match
                 .End(); // matchers
         }
         writer.Begin(MatcherList.MatchersFieldNumber);
         WriteIpPredicate(writer, EnvoyNames.DirectSourceIpInput, DirectSourceIpInputTypeUrl, ranges.Normalized, $"tenant_{tenantId}_allow_direct");
-        WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, Rbac.RBAC.Types.Action.Allow);
+        WriteAction(writer, FieldMatcher.OnMatchFieldNumber, allow, EnvoyRbac.RBAC.Types.Action.Allow);
         writer.End() // matchers
             .End(); // matcher_list
-        WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, Rbac.RBAC.Types.Action.Deny);
+        WriteAction(writer, XdsMatcher.OnNoMatchFieldNumber, deny, EnvoyRbac.RBAC.Types.Action.Deny);
         return writer.Finish();
     }
 
     /// <summary><c>OnMatch { action: TypedExtensionConfig { name: rbac action; typed_config: Action { name; action } } }</c>.</summary>
-    private static void WriteAction(ProtoWriter writer, int field, string name, Rbac.RBAC.Types.Action action) => writer
+    private static void WriteAction(ProtoWriter writer, int field, string name, EnvoyRbac.RBAC.Types.Action action) => writer
         .Begin(field)
         .Begin(OnMatch.ActionFieldNumber)
         .String(TypedExtensionConfig.NameFieldNumber, EnvoyNames.RbacAction)
         .BeginAny(TypedExtensionConfig.TypedConfigFieldNumber, RbacActionTypeUrl)
-        .String(Rbac.Action.NameFieldNumber, name)
-        .UInt32(Rbac.Action.Action_FieldNumber, (uint)action) // ALLOW is 0, left out
+        .String(EnvoyRbac.Action.NameFieldNumber, name)
+        .UInt32(EnvoyRbac.Action.Action_FieldNumber, (uint)action) // ALLOW is 0, left out
         .EndAny()
         .End()
         .End();
@@ -246,7 +247,7 @@ internal static class RbacConfigs
             .End(); // predicate
     }
 
-    private static readonly string RbacActionTypeUrl = ProtoBytes.TypeUrlOf(Rbac.Action.Descriptor);
+    private static readonly string RbacActionTypeUrl = ProtoBytes.TypeUrlOf(EnvoyRbac.Action.Descriptor);
     private static readonly string IpMatcherTypeUrl = ProtoBytes.TypeUrlOf(IpMatcher.Descriptor);
     private static readonly string SourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.SourceIPInput.Descriptor);
     private static readonly string DirectSourceIpInputTypeUrl = ProtoBytes.TypeUrlOf(NetworkInputs.DirectSourceIPInput.Descriptor);

@@ -1,7 +1,7 @@
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Model;
 
-namespace XdsControlPlane.Compiler.Compilation;
+namespace XdsControlPlane.Compiler.Rbac;
 
 /// <summary>How the allowed ranges are written into RBAC.</summary>
 public enum RangeForm

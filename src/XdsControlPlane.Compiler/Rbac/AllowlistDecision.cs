@@ -1,7 +1,8 @@
 using XdsControlPlane.Cidr;
+using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Model;
 
-namespace XdsControlPlane.Compiler.Compilation;
+namespace XdsControlPlane.Compiler.Rbac;
 
 /// <summary>The decision for one tenant, with the effective (normalised) ranges it rests on.</summary>
 internal sealed record AllowlistDecision(Enforcement Enforcement, RangeForm Form, CidrSet EffectiveRanges, string Reason)
