@@ -287,8 +287,7 @@ internal abstract class XdsStream
                 catch (OperationCanceledException) when (ct.IsCancellationRequested && !write.IsCompleted)
                 {
                     // The stream ends (client gone, or the reader ended or failed) while its write waits for the client.
-                    Reset(context, Cancel);
-                    await EndOfAsync(write);
+                    await ResetAndEndAsync(context, Cancel, write);
                     throw;
                 }
                 catch (TimeoutException)
@@ -296,8 +295,7 @@ internal abstract class XdsStream
                     Engine.Metrics.Refused(XdsRefusal.WriteTimeout);
                     Engine.Metrics.InvalidRequest();
                     XdsLog.WriteTimedOut(Engine.Logger, Kind, Id, Node.Id, Engine.Options.WriteTimeout.TotalSeconds);
-                    Reset(context, EnhanceYourCalm);
-                    await EndOfAsync(write);
+                    await ResetAndEndAsync(context, EnhanceYourCalm, write);
                     throw new RpcException(new Status(StatusCode.ResourceExhausted,
                         $"the client did not read a response within {Engine.Options.WriteTimeout.TotalSeconds} s"));
                 }
@@ -332,9 +330,17 @@ internal abstract class XdsStream
         }
     }
 
-    /// <summary>Waits for a write that the stream's reset ends; how it ends is no news (the stream is going).</summary>
-    private static async Task EndOfAsync(Task write)
+    /// <summary>
+    /// Resets the stream and waits for the write that the reset ends; how it ends is no news (the stream is going).
+    /// Without ASP.NET Core (an in-process host) there is nothing to reset: the write is left to end with the call.
+    /// </summary>
+    private static async Task ResetAndEndAsync(ServerCallContext context, int code, Task write)
     {
+        if (!Reset(context, code))
+        {
+            Observe(write);
+            return;
+        }
         try
         {
             await write;
@@ -345,17 +351,20 @@ internal abstract class XdsStream
         }
     }
 
+    private static void Observe(Task write) =>
+        _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+
     private const int Cancel = 0x8;
 
     private const int EnhanceYourCalm = 0xB;
 
     /// <summary>Resets the HTTP/2 stream with <paramref name="code"/>, or aborts the request where that is not available.</summary>
-    private static void Reset(ServerCallContext context, int code)
+    private static bool Reset(ServerCallContext context, int code)
     {
         if (!TryGetHttpContext(context, out var http))
         {
             // Not served by ASP.NET Core (an in-process host): ending the call is all there is.
-            return;
+            return false;
         }
         if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>() is { } reset)
         {
@@ -365,6 +374,7 @@ internal abstract class XdsStream
         {
             http.Abort();
         }
+        return true;
     }
 
     private static bool TryGetHttpContext(ServerCallContext context, out Microsoft.AspNetCore.Http.HttpContext http)
