@@ -36,6 +36,12 @@ public sealed class XdsMetrics
     private readonly Counter.Child[] _nacksByType;
     private readonly Counter.Child[] _refusedByReason;
     private readonly Gauge _connections;
+    private readonly Histogram _writeBudgetWait;
+    private readonly Gauge _writeBytes;
+    private readonly Gauge _writeBytesMax;
+    private readonly Gauge _writeBudgetWaiting;
+    private long _writeBytesInFlight;
+    private long _writeBytesHighWater;
     private readonly Lock _collect = new();
     private string? _lastVersion;
     private int _observing;
@@ -70,6 +76,12 @@ public sealed class XdsMetrics
         var refused = factory.CreateCounter("xds_refused_total", "Clients refused or cut off, by the check or limit that did it (docs/security.md).", "reason");
         _refusedByReason = [.. RefusalNames.Select(r => refused.WithLabels(r))];
         _connections = factory.CreateGauge("xds_connections", "Connections open now on the xDS listener.");
+        _writeBudgetWait = factory.CreateHistogram("xds_write_budget_wait_seconds",
+            "Time a response waited for the server-wide write budget before its write began (only writes that waited).",
+            new HistogramConfiguration { Buckets = LatencyBuckets });
+        _writeBytes = factory.CreateGauge("xds_write_bytes_in_flight", "Serialised response bytes being written now, over every stream.");
+        _writeBudgetWaiting = factory.CreateGauge("xds_write_budget_waiting", "Responses waiting now for the write budget.");
+        _writeBytesMax = factory.CreateGauge("xds_write_bytes_in_flight_max", "The most response bytes in flight at once since start.");
     }
 
     /// <summary>The registry these collectors are in.</summary>
@@ -138,6 +150,54 @@ public sealed class XdsMetrics
 
     /// <summary>Time from a snapshot being accepted to a stream having written it.</summary>
     internal void PushLatency(TimeSpan latency) => _pushLatency.Observe(Math.Max(0, latency.TotalSeconds));
+
+    internal void WriteBudgetWaitStarted() => _writeBudgetWaiting.Inc();
+
+    /// <summary>Responses waiting now for the write budget.</summary>
+    public long WriteBudgetWaiting => (long)_writeBudgetWaiting.Value;
+
+    /// <summary>A response waited this long for the write budget (<see cref="XdsServerOptions.WriteBudgetBytes"/>).</summary>
+    internal void WriteBudgetWaited(TimeSpan wait, bool granted)
+    {
+        _writeBudgetWaiting.Dec();
+        if (granted)
+        {
+            _writeBudgetWait.Observe(Math.Max(0, wait.TotalSeconds));
+        }
+    }
+
+    /// <summary>A write of <paramref name="bytes"/> began (counted from when the budget is granted until the write ends).</summary>
+    internal void WriteStarted(long bytes)
+    {
+        var now = Interlocked.Add(ref _writeBytesInFlight, bytes);
+        var high = Interlocked.Read(ref _writeBytesHighWater);
+        while (now > high)
+        {
+            var seen = Interlocked.CompareExchange(ref _writeBytesHighWater, now, high);
+            if (seen == high)
+            {
+                _writeBytesMax.IncTo(now);
+                break;
+            }
+            high = seen;
+        }
+        _writeBytes.Inc(bytes);
+    }
+
+    internal void WriteEnded(long bytes)
+    {
+        Interlocked.Add(ref _writeBytesInFlight, -bytes);
+        _writeBytes.Dec(bytes);
+    }
+
+    /// <summary>Response bytes being written now.</summary>
+    public long WriteBytesInFlight => Interlocked.Read(ref _writeBytesInFlight);
+
+    /// <summary>The most response bytes that were being written at once since start.</summary>
+    public long WriteBytesHighWater => Interlocked.Read(ref _writeBytesHighWater);
+
+    /// <summary>How many writes had to wait for the write budget.</summary>
+    public long WriteBudgetWaits => _writeBudgetWait.Count;
 
     public long TotalNacks => (long)_nacksByType.Sum(c => c.Value);
 

@@ -49,6 +49,18 @@ public sealed class XdsServerOptions
     public TimeSpan WriteTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
+    /// Response bytes the whole server writes at once, over every stream; a write waits (first come, first served)
+    /// until its response fits, and one larger than the budget goes alone. A response is serialised into its
+    /// stream's output buffer and held there until the client has read it: at 1,000 tenants a stream's initial
+    /// push is ~3.8 MB, and 200 Envoys reconnecting at once peaked at ~935 MB resident without this bound. Measured
+    /// peak under that churn (docs/performance.md): 887 MB with 64 MiB, 506 MB with 16 MiB, 426 MB with 8 MiB.
+    /// 16 MiB: four such pushes at once, so a few clients that stop reading (each holds its bytes until its write
+    /// deadline) do not stall everyone else. A waiting stream still ends when its client goes; its write deadline
+    /// starts when its write does.
+    /// </summary>
+    public long WriteBudgetBytes { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>
     /// Connections the xDS listener holds at once; beyond, a new connection is closed at once (before TLS).
     /// One Envoy holds one connection; a seed's nodeport-proxy runs a handful of replicas.
     /// </summary>

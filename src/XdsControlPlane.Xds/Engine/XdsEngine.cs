@@ -32,6 +32,7 @@ public sealed class XdsEngine : IXdsStatus
         Options = options?.Value ?? new XdsServerOptions();
         Logger = (ILogger?)logger ?? NullLogger.Instance;
         Time = time ?? TimeProvider.System;
+        WriteBudget = new WriteBudget(Options.WriteBudgetBytes);
     }
 
     public SnapshotCache Cache { get; }
@@ -43,6 +44,9 @@ public sealed class XdsEngine : IXdsStatus
     internal ILogger Logger { get; }
 
     internal TimeProvider Time { get; }
+
+    /// <summary>The response bytes every stream of this server may be writing at once.</summary>
+    internal WriteBudget WriteBudget { get; }
 
     /// <summary>Serves one state-of-the-world stream; <paramref name="fixedType"/> is null for ADS.</summary>
     public Task RunSotwAsync(string kind, string? fixedType, IAsyncStreamReader<DiscoveryRequest> requests,

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Envoy.Config.Core.V3;
+using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using XdsControlPlane.Snapshots;
@@ -74,6 +75,7 @@ internal abstract class XdsStream
         Func<TRequest, Node?> nodeOf,
         Func<TRequest, bool> apply,
         Func<CurrentSnapshot, List<(string TypeUrl, TResponse Response)>> compute)
+        where TResponse : IMessage
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken);
         var ct = cts.Token;
@@ -155,6 +157,7 @@ internal abstract class XdsStream
         Func<CurrentSnapshot, List<(string TypeUrl, TResponse Response)>> compute,
         ServerCallContext context,
         CancellationToken ct)
+        where TResponse : IMessage
     {
         using var watch = Engine.Cache.Watch(Wake);
         var signal = _signal.Reader;
@@ -251,63 +254,127 @@ internal abstract class XdsStream
     }
 
     /// <summary>
-    /// Writes one response, waiting at most <see cref="XdsServerOptions.WriteTimeout"/> for the client to take it.
-    /// A client that stops reading (HTTP/2 flow control) would otherwise hold the serialised response in the
-    /// stream's output buffer for as long as it likes. Its stream is reset with ENHANCE_YOUR_CALM (the gRPC
-    /// status trailer could not reach it: it sits behind the unread data), which drops the buffered response;
+    /// Writes one response: first waits for its bytes in the server-wide <see cref="WriteBudget"/> (so only so many
+    /// serialised responses sit in output buffers at once), then waits at most <see cref="XdsServerOptions.WriteTimeout"/>
+    /// for the client to take it. A client that stops reading (HTTP/2 flow control) would otherwise hold the serialised
+    /// response in the stream's output buffer for as long as it likes. Its stream is reset with ENHANCE_YOUR_CALM (the
+    /// gRPC status trailer could not reach it: it sits behind the unread data), which drops the buffered response;
     /// gRPC clients read that code as RESOURCE_EXHAUSTED.
     /// </summary>
+    /// <remarks>
+    /// This method never returns while the write is in flight. The write is started without the stream's token:
+    /// grpc-dotnet would cancel the request from that token's callback, which can run after the call has ended
+    /// (<c>ObjectDisposedException: Request has finished and HttpContext disposed</c> in Kestrel's log), and a write
+    /// abandoned on cancellation lets the handler end while the write still holds the HttpContext. Instead, when the
+    /// stream ends (or the deadline passes) mid-write, the HTTP/2 stream is reset, which ends the write, and the
+    /// write's end is awaited before anything else happens.
+    /// </remarks>
     private async Task WriteWithDeadlineAsync<TResponse>(IServerStreamWriter<TResponse> responses, TResponse response, ServerCallContext context, CancellationToken ct)
+        where TResponse : IMessage
     {
-        var write = responses.WriteAsync(response, ct);
-        if (write.IsCompleted)
+        long bytes = response.CalculateSize();
+        using var lease = await AcquireBudgetAsync(bytes, ct);
+        Engine.Metrics.WriteStarted(bytes);
+        try
         {
+            var write = responses.WriteAsync(response);
+            if (!write.IsCompleted)
+            {
+                try
+                {
+                    await write.WaitAsync(Engine.Options.WriteTimeout, Engine.Time, ct);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested && !write.IsCompleted)
+                {
+                    // The stream ends (client gone, or the reader ended or failed) while its write waits for the client.
+                    await ResetAndEndAsync(context, Cancel, write);
+                    throw;
+                }
+                catch (TimeoutException)
+                {
+                    Engine.Metrics.Refused(XdsRefusal.WriteTimeout);
+                    Engine.Metrics.InvalidRequest();
+                    XdsLog.WriteTimedOut(Engine.Logger, Kind, Id, Node.Id, Engine.Options.WriteTimeout.TotalSeconds);
+                    await ResetAndEndAsync(context, EnhanceYourCalm, write);
+                    throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                        $"the client did not read a response within {Engine.Options.WriteTimeout.TotalSeconds} s"));
+                }
+            }
             await write;
+        }
+        finally
+        {
+            Engine.Metrics.WriteEnded(bytes);
+        }
+    }
+
+    private async ValueTask<WriteBudget.Lease> AcquireBudgetAsync(long bytes, CancellationToken ct)
+    {
+        var pending = Engine.WriteBudget.AcquireAsync(bytes, ct);
+        if (pending.IsCompletedSuccessfully)
+        {
+            return pending.Result;
+        }
+        var started = Engine.Time.GetTimestamp();
+        Engine.Metrics.WriteBudgetWaitStarted();
+        var granted = false;
+        try
+        {
+            var lease = await pending;
+            granted = true;
+            return lease;
+        }
+        finally
+        {
+            Engine.Metrics.WriteBudgetWaited(Engine.Time.GetElapsedTime(started), granted);
+        }
+    }
+
+    /// <summary>
+    /// Resets the stream and waits for the write that the reset ends; how it ends is no news (the stream is going).
+    /// Without ASP.NET Core (an in-process host) there is nothing to reset: the write is left to end with the call.
+    /// </summary>
+    private static async Task ResetAndEndAsync(ServerCallContext context, int code, Task write)
+    {
+        if (!Reset(context, code))
+        {
+            Observe(write);
             return;
         }
         try
         {
-            await write.WaitAsync(Engine.Options.WriteTimeout, Engine.Time, ct);
+            await write;
         }
-        catch (OperationCanceledException)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or InvalidOperationException or RpcException)
         {
-            // The stream ends (client gone, or the reader failed); the write fails with it: observe its end.
-            Observe(write);
-            throw;
-        }
-        catch (TimeoutException)
-        {
-            // The write stays pending until the reset below completes it: observe its end, it is no news.
-            Observe(write);
-            Engine.Metrics.Refused(XdsRefusal.WriteTimeout);
-            Engine.Metrics.InvalidRequest();
-            XdsLog.WriteTimedOut(Engine.Logger, Kind, Id, Node.Id, Engine.Options.WriteTimeout.TotalSeconds);
-            Reset(context);
-            throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"the client did not read a response within {Engine.Options.WriteTimeout.TotalSeconds} s"));
+            // The reset makes the pending write fail.
         }
     }
 
     private static void Observe(Task write) =>
         _ = write.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
 
-    /// <summary>Resets the HTTP/2 stream with ENHANCE_YOUR_CALM, or aborts the request where that is not available.</summary>
-    private static void Reset(ServerCallContext context)
+    private const int Cancel = 0x8;
+
+    private const int EnhanceYourCalm = 0xB;
+
+    /// <summary>Resets the HTTP/2 stream with <paramref name="code"/>, or aborts the request where that is not available.</summary>
+    private static bool Reset(ServerCallContext context, int code)
     {
-        const int EnhanceYourCalm = 0xB;
         if (!TryGetHttpContext(context, out var http))
         {
             // Not served by ASP.NET Core (an in-process host): ending the call is all there is.
-            return;
+            return false;
         }
         if (http.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>() is { } reset)
         {
-            reset.Reset(EnhanceYourCalm);
+            reset.Reset(code);
         }
         else
         {
             http.Abort();
         }
+        return true;
     }
 
     private static bool TryGetHttpContext(ServerCallContext context, out Microsoft.AspNetCore.Http.HttpContext http)
