@@ -6,22 +6,6 @@ using XdsControlPlane.Snapshots;
 namespace XdsControlPlane.Xds;
 
 /// <summary>
-/// Who a node is for the cache: Envoy's <c>node.id</c> plus <c>node.cluster</c>. Today every node gets the
-/// same snapshot; the key is kept so node groups can be served different snapshots later.
-/// </summary>
-public readonly record struct NodeKey(string Id, string Cluster)
-{
-    public override string ToString() => Cluster.Length == 0 ? Id : $"{Id}/{Cluster}";
-}
-
-/// <summary>The current snapshot (and when it was accepted) as one immutable pair.</summary>
-public sealed record CurrentSnapshot(Snapshot Snapshot, DateTimeOffset AcceptedAt, long Generation)
-{
-    /// <summary>False until the first snapshot is accepted: until then nothing is served.</summary>
-    public bool IsApplied => Generation > 0;
-}
-
-/// <summary>
 /// Holds the one current snapshot all streams serve. A new snapshot is checked for consistency and
 /// swapped in atomically, or rejected with the previous one kept; on accept every stream is woken.
 /// Streams never copy resources: they hold references into the shared, immutable snapshot.

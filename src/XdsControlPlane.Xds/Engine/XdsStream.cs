@@ -7,9 +7,6 @@ using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds.Engine;
 
-/// <summary>What a stream keeps of its node: the fields the status views show, copied out of the request.</summary>
-internal sealed record NodeSummary(string Id, string Cluster, string UserAgent, string BuildVersion, IReadOnlyList<string> ClientFeatures);
-
 /// <summary>
 /// What every xDS stream shares: one reader loop that applies requests under a lock, and ONE writer loop
 /// (grpc-dotnet allows one write in flight) that computes the newest state to send whenever it is woken.

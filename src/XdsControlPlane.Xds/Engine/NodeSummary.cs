@@ -1,0 +1,11 @@
+using System.Threading.Channels;
+using Envoy.Config.Core.V3;
+using Google.Protobuf;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using XdsControlPlane.Snapshots;
+
+namespace XdsControlPlane.Xds.Engine;
+
+/// <summary>What a stream keeps of its node: the fields the status views show, copied out of the request.</summary>
+internal sealed record NodeSummary(string Id, string Cluster, string UserAgent, string BuildVersion, IReadOnlyList<string> ClientFeatures);

@@ -1,0 +1,14 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace XdsControlPlane.Xds.Transport;
+
+/// <summary>The PEM files of the xDS listener's mutual TLS.</summary>
+/// <param name="CertFile">The server certificate, optionally followed by its intermediates.</param>
+/// <param name="KeyFile">The server certificate's private key.</param>
+/// <param name="ClientCaFile">The CA certificates a client certificate must chain to (and only these).</param>
+public sealed record XdsTlsFiles(string CertFile, string KeyFile, string ClientCaFile);
