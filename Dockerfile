@@ -11,7 +11,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORKDIR /src
-COPY .editorconfig Directory.Build.props Directory.Packages.props ./
+COPY .editorconfig Directory.Build.props Directory.Packages.props stylecop.json ./
 COPY protos/ protos/
 COPY src/ src/
 # What --version prints; `make image` passes `git describe` (the build context has no .git).
