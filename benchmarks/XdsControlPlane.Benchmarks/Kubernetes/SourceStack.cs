@@ -16,13 +16,14 @@ namespace XdsControlPlane.Benchmarks.KubernetesWatch;
 /// <param name="Accepted">When the snapshot was accepted by the cache (Stopwatch ticks).</param>
 /// <param name="Cpu">Process CPU time at <paramref name="Received"/>, after translation and at acceptance: on a shared
 /// machine the wall clock says more about the neighbours than about this process.</param>
-internal sealed record Delivery(SeedInventory Inventory, CompiledSeed Compiled, long Received, long Translated, long Accepted, (TimeSpan Received, TimeSpan Translated, TimeSpan Accepted) Cpu);
+/// <param name="Inventory">Put together when first asked for (after the timestamps), as the host's Event writer does.</param>
+internal sealed record Delivery(Lazy<SeedInventory> Inventory, CompiledSeed Compiled, long Received, long Translated, long Accepted, (TimeSpan Received, TimeSpan Translated, TimeSpan Accepted) Cpu);
 
 /// <summary>
 /// A <see cref="KubernetesSource"/> feeding a <see cref="ConfigPipeline"/> that publishes into a real
 /// <see cref="SnapshotCache"/>-like publisher, wired as <c>KubernetesSourceService</c> wires them (translate, then apply;
-/// the consumer is awaited before the source builds its next inventory). With <c>fullRebuild</c> each inventory is
-/// compiled afresh with no previous compilation (the baseline).
+/// the consumer is awaited before the source builds its next update; the changed objects are translated again alone).
+/// With <c>fullRebuild</c> each inventory is translated whole and compiled afresh with no previous compilation (the baseline).
 /// </summary>
 internal sealed class SourceStack : IAsyncDisposable
 {
@@ -33,6 +34,7 @@ internal sealed class SourceStack : IAsyncDisposable
     private readonly List<Delivery> _deliveries = [];
     private readonly SemaphoreSlim _delivered = new(0);
     private Task _run = Task.CompletedTask;
+    private IncrementalTranslator? _translator;
     private volatile Exception? _failure;
 
     public SourceStack(FakeApiServer api, KubernetesSourceOptions options, Func<Snapshot, IReadOnlyList<string>> publish, bool fullRebuild = false)
@@ -81,7 +83,7 @@ internal sealed class SourceStack : IAsyncDisposable
             var all = Deliveries;
             for (; next < all.Count; next++)
             {
-                if (predicate(all[next].Inventory))
+                if (predicate(all[next].Inventory.Value))
                 {
                     return all[next];
                 }
@@ -103,11 +105,11 @@ internal sealed class SourceStack : IAsyncDisposable
         }
     }
 
-    private Task OnInventory(SeedInventory inventory, CancellationToken cancellationToken)
+    private Task OnInventory(InventoryUpdate update, CancellationToken cancellationToken)
     {
         try
         {
-            Consume(inventory);
+            Consume(update);
         }
         catch (Exception e)
         {
@@ -118,11 +120,25 @@ internal sealed class SourceStack : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    private void Consume(SeedInventory inventory)
+    private void Consume(InventoryUpdate update)
     {
         var received = Stopwatch.GetTimestamp();
         var cpuReceived = Cpu();
-        var result = InventoryTranslator.Translate(inventory, Source.Options.ToTranslationOptions());
+        TranslationResult result;
+        if (_fullRebuild)
+        {
+            result = InventoryTranslator.Translate(update.Inventory, Source.Options.ToTranslationOptions());
+        }
+        else
+        {
+            // As KubernetesSourceService: only the tenants whose objects the events changed are translated again.
+            if (update.Complete || _translator is null)
+            {
+                _translator = new IncrementalTranslator(Source.Options.ToTranslationOptions());
+            }
+            _translator.Apply(update.Changes);
+            result = _translator.Translate();
+        }
         var translated = Stopwatch.GetTimestamp();
         var cpuTranslated = Cpu();
         var input = new PipelineInput(result.Seed, result.Tenants, result.FailedTenants, result.Diagnostics);
@@ -142,7 +158,7 @@ internal sealed class SourceStack : IAsyncDisposable
                 ? current
                 : throw new InvalidOperationException($"not applied: {outcome.RejectedBecause}");
         }
-        var delivery = new Delivery(inventory, compiled, received, translated, Stopwatch.GetTimestamp(), (cpuReceived, cpuTranslated, Cpu()));
+        var delivery = new Delivery(new Lazy<SeedInventory>(() => update.Inventory), compiled, received, translated, Stopwatch.GetTimestamp(), (cpuReceived, cpuTranslated, Cpu()));
         lock (_gate)
         {
             _deliveries.Add(delivery);
