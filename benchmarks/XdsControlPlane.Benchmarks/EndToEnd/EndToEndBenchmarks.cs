@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
@@ -58,13 +57,10 @@ public class EndToEndBenchmarks
     private readonly IncrementalTranslator _translator = new();
     private ConfigPipeline _pipeline = null!;
     private XdsBenchServer _server = null!;
-    private SotwFleet _fleet = null!;
-    private CompiledSeed _served = null!;
+    private AckedReplicas _replicas = null!;
     private List<string> _ranges = [];
     private int _added;
     private long _publishTicks;
-    private ConcurrentDictionary<string, string>[] _acked = [];
-    private readonly SemaphoreSlim _ackSignal = new(0);
 
     [GlobalSetup(Target = nameof(Incremental))]
     public void SetupIncremental()
@@ -111,19 +107,14 @@ public class EndToEndBenchmarks
         {
             throw new InvalidOperationException($"the synthetic folder did not compile: {first.RejectedBecause}");
         }
-        _served = first.Current;
-        _server = await XdsBenchServer.StartAsync(_served.Snapshot);
-        _acked = [.. Enumerable.Range(0, Replicas).Select(_ => new ConcurrentDictionary<string, string>(StringComparer.Ordinal))];
-        _fleet = await SotwFleet.ConnectAsync(_server.Address, Replicas, (client, index) => client.OnAcked = (response, _) =>
-        {
-            _acked[index][response.TypeUrl] = response.VersionInfo;
-            _ackSignal.Release();
-        });
+        var served = first.Current;
+        _server = await XdsBenchServer.StartAsync(served.Snapshot);
+        _replicas = await AckedReplicas.ConnectAsync(_server.Address, Replicas, served);
 
         if (Change != "widen")
         {
             // Stock to narrow from: /32s outside the seed's random ranges, so each removal is a real narrowing
-            // (PublishedAsync throws when a change touched nothing).
+            // (AckedReplicas.PublishedAsync throws when a change touched nothing).
             _ranges.AddRange(Enumerable.Range(0, NarrowStock).Select(k => $"100.64.{k / 256}.{k % 256}/32"));
             await ApplyEditAsync(full: false);
             await DrainAsync();
@@ -174,7 +165,7 @@ public class EndToEndBenchmarks
     public void Cleanup()
     {
         BenchReport.Line($"end-to-end {Tenants} tenants {Change} {_target}: per change, warm-up and measured iterations: {Latency.Summary(_latencies)}");
-        _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _replicas.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
         Directory.Delete(_folder, recursive: true);
     }
@@ -210,14 +201,14 @@ public class EndToEndBenchmarks
     {
         WriteTenantFile();
         var next = full ? FullCompile(FullInput(Load(null))) : Applied(_pipeline.Apply(IncrementalInput(Load([EditedPath]))));
-        await PublishedAsync(next);
+        await _replicas.PublishedAsync(next, Change);
     }
 
     private async Task DrainAsync()
     {
         if (_pipeline.DrainRevocations() is { } outcome)
         {
-            await PublishedAsync(Applied(outcome));
+            await _replicas.PublishedAsync(Applied(outcome), Change);
         }
     }
 
@@ -256,28 +247,6 @@ public class EndToEndBenchmarks
     private static CompiledSeed Applied(ApplyOutcome outcome) =>
         outcome is { Applied: true, Current: { } current } ? current : throw new InvalidOperationException($"not applied: {outcome.RejectedBecause}");
 
-    /// <summary>Waits until every stream has ACKed, at its new version, every type <paramref name="next"/> changed.</summary>
-    private async Task PublishedAsync(CompiledSeed next)
-    {
-        var targets = AutoAckSotwClient.Types
-            .Select(type => (Type: type, Version: next.Snapshot.Get(type).Version))
-            .Where(t => t.Version != _served.Snapshot.Get(t.Type).Version)
-            .ToList();
-        if (targets.Count == 0)
-        {
-            throw new InvalidOperationException($"{Change}: the change touched no resource type, so nothing would be timed");
-        }
-        _served = next;
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 120;
-        while (!_acked.All(acked => targets.All(t => acked.TryGetValue(t.Type, out var v) && v == t.Version)))
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"{Change}: the streams did not ACK {string.Join(", ", targets)} within 2 minutes");
-            }
-            await _ackSignal.WaitAsync(TimeSpan.FromSeconds(1));
-        }
-    }
 
     /// <summary>
     /// Not timed by BenchmarkDotNet: five changes of this process's kind, each split into folder read, translation,
@@ -319,7 +288,7 @@ public class EndToEndBenchmarks
             var t3 = Stopwatch.GetTimestamp();
             var apply = outcome.Elapsed.TotalMilliseconds;
             var publish = Latency.Ms(_publishTicks);
-            PublishedAsync(Applied(outcome)).GetAwaiter().GetResult();
+            _replicas.PublishedAsync(Applied(outcome), Change).GetAwaiter().GetResult();
             var pushed = Latency.Ms(Stopwatch.GetTimestamp() - t3);
             rows.Add([read, translate, apply, publish, pushed, Latency.Ms(Stopwatch.GetTimestamp() - t0)]);
             BenchReport.Line(string.Create(CultureInfo.InvariantCulture,

@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using BenchmarkDotNet.Attributes;
 using k8s;
+using XdsControlPlane.Benchmarks.EndToEnd;
 using XdsControlPlane.Benchmarks.Folder;
 using XdsControlPlane.Benchmarks.Xds;
 using XdsControlPlane.Compiler.Compilation;
@@ -42,13 +42,10 @@ public class KubernetesEndToEndBenchmarks
 
     private readonly List<long> _latencies = [];
     private readonly List<string> _splits = [];
-    private readonly SemaphoreSlim _ackSignal = new(0);
     private FakeApiServer _api = null!;
     private SourceStack _stack = null!;
     private XdsBenchServer? _server;
-    private SotwFleet _fleet = null!;
-    private CompiledSeed _served = null!;
-    private ConcurrentDictionary<string, string>[] _acked = [];
+    private AckedReplicas _replicas = null!;
     private List<string> _ranges = [];
     private int _added;
     private string _target = "";
@@ -68,14 +65,9 @@ public class KubernetesEndToEndBenchmarks
         // Until the server runs, publishing accepts (the server starts with the first snapshot and checks it then).
         _stack = new SourceStack(_api, KubernetesBench.Options, snapshot => _server is null ? [] : KubernetesBench.Publisher(_server.Cache)(snapshot), fullRebuild);
         _stack.Start();
-        _served = (await _stack.WaitForAsync(0, _ => true, "the first inventory")).Compiled;
-        _server = await XdsBenchServer.StartAsync(_served.Snapshot);
-        _acked = [.. Enumerable.Range(0, Replicas).Select(_ => new ConcurrentDictionary<string, string>(StringComparer.Ordinal))];
-        _fleet = await SotwFleet.ConnectAsync(_server.Address, Replicas, (client, index) => client.OnAcked = (response, _) =>
-        {
-            _acked[index][response.TypeUrl] = response.VersionInfo;
-            _ackSignal.Release();
-        });
+        var served = (await _stack.WaitForAsync(0, _ => true, "the first inventory")).Compiled;
+        _server = await XdsBenchServer.StartAsync(served.Snapshot);
+        _replicas = await AckedReplicas.ConnectAsync(_server.Address, Replicas, served);
         // One change of this kind before any clock, so the first measured one finds everything warm.
         await BeforeChangeAsync();
         await OneChangeAsync();
@@ -112,7 +104,7 @@ public class KubernetesEndToEndBenchmarks
         {
             BenchReport.Line($"kubernetes end-to-end {Tenants} tenants {Change} {_target}: {split}");
         }
-        _fleet.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _replicas.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _server!.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _stack.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _api.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -150,7 +142,7 @@ public class KubernetesEndToEndBenchmarks
         var delivery = await _stack.WaitForAsync(before,
             inventory => inventory.Clusters.FirstOrDefault(c => c.Metadata.Name == tenant)?.Spec?.ApiServerAllowedIPRanges?.CidrBlocks is { } blocks && blocks.SequenceEqual(expected),
             $"tenant {tenant}'s new list");
-        await PublishedAsync(delivery.Compiled);
+        await _replicas.PublishedAsync(delivery.Compiled, Change);
         return (delivery, Stopwatch.GetTimestamp());
     }
 
@@ -158,30 +150,8 @@ public class KubernetesEndToEndBenchmarks
     {
         if (_stack.Pipeline.DrainRevocations() is { Applied: true, Current: { } current })
         {
-            await PublishedAsync(current);
+            await _replicas.PublishedAsync(current, Change);
         }
     }
 
-    /// <summary>Waits until every stream has ACKed, at its new version, every type <paramref name="next"/> changed.</summary>
-    private async Task PublishedAsync(CompiledSeed next)
-    {
-        var targets = AutoAckSotwClient.Types
-            .Select(type => (Type: type, Version: next.Snapshot.Get(type).Version))
-            .Where(t => t.Version != _served.Snapshot.Get(t.Type).Version)
-            .ToList();
-        if (targets.Count == 0)
-        {
-            throw new InvalidOperationException($"{Change}: the change touched no resource type, so nothing would be timed");
-        }
-        _served = next;
-        var deadline = Stopwatch.GetTimestamp() + Stopwatch.Frequency * 120;
-        while (!_acked.All(acked => targets.All(t => acked.TryGetValue(t.Type, out var v) && v == t.Version)))
-        {
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw new TimeoutException($"{Change}: the streams did not ACK {string.Join(", ", targets)} within 2 minutes");
-            }
-            await _ackSignal.WaitAsync(TimeSpan.FromSeconds(1));
-        }
-    }
 }
