@@ -1,8 +1,3 @@
-using System.Buffers.Binary;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-
 namespace XdsControlPlane.Cidr;
 
 internal static class IPv4Mapped

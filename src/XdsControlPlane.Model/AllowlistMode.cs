@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>How a tenant's allowlist is applied.</summary>

@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>The cloud provider whose load balancer fronts the nodeport-proxy.</summary>

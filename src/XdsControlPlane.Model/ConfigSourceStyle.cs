@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>Seed-wide settings: how the shared proxy is reached and what every tenant list gains.</summary>

@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>KKP's <c>Cluster.spec.exposeStrategy</c>.</summary>

@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>A port of a Service that the nodeport-proxy exposes, and how.</summary>

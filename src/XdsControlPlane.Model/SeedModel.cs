@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>The whole input of one compilation: the seed and all its tenants, sorted by id.</summary>

@@ -1,5 +1,3 @@
-using XdsControlPlane.Cidr;
-
 namespace XdsControlPlane.Model;
 
 /// <summary>What to serve for a tenant whose allowlist cannot be enforced (SNAT, no PROXY protocol).</summary>

@@ -1,8 +1,3 @@
-using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using XdsControlPlane.Snapshots;
-
 namespace XdsControlPlane.Xds;
 
 /// <summary>

@@ -1,6 +1,3 @@
-using Prometheus;
-using XdsControlPlane.Snapshots;
-
 namespace XdsControlPlane.Xds;
 
 /// <summary>Why a client was refused or cut off; the <c>reason</c> label of <c>xds_refused_total</c>.</summary>

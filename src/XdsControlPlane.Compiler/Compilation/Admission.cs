@@ -1,9 +1,7 @@
-using System.Security.Cryptography;
 using System.Text;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,7 +1,3 @@
-using System.Collections.Immutable;
-using System.Globalization;
-using XdsControlPlane.Model;
-
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>What Service ports claim, one holder each across the seed.</summary>

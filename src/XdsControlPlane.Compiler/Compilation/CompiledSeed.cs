@@ -1,5 +1,4 @@
 using System.Collections.Immutable;
-using XdsControlPlane.Cidr;
 using XdsControlPlane.Model;
 using XdsControlPlane.Snapshots;
 

@@ -1,13 +1,5 @@
-using Envoy.Config.Cluster.V3;
-using Envoy.Config.Core.V3;
-using Envoy.Config.Endpoint.V3;
-using Envoy.Config.Listener.V3;
-using Envoy.Config.Route.V3;
-using Envoy.Extensions.Filters.Network.TcpProxy.V3;
 using Google.Protobuf;
-using XdsControlPlane.Model;
 using XdsControlPlane.Snapshots;
-using Filter = Envoy.Config.Listener.V3.Filter;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

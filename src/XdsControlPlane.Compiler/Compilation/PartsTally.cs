@@ -1,8 +1,3 @@
-using System.Collections.Immutable;
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
-
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>

@@ -1,7 +1,3 @@
-using System.Collections.Immutable;
-using System.Globalization;
-using XdsControlPlane.Model;
-
 namespace XdsControlPlane.Compiler.Compilation;
 
 /// <summary>One Service port asking for a hostname or a node port. The oldest Service wins (envoy-manager's rule), then the lowest key.</summary>

@@ -1,8 +1,4 @@
 using System.Security.Cryptography;
-using System.Text;
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,8 +1,6 @@
-using System.Collections.Immutable;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Compilation;
 

@@ -1,8 +1,5 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using XdsControlPlane.Compiler.Compilation;
 using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Pipeline;
 

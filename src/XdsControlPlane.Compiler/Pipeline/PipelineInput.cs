@@ -1,7 +1,4 @@
-using System.Diagnostics;
-using Microsoft.Extensions.Logging;
 using XdsControlPlane.Model;
-using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Compiler.Pipeline;
 

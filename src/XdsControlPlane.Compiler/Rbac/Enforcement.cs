@@ -1,6 +1,3 @@
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Model;
-
 namespace XdsControlPlane.Compiler.Rbac;
 
 /// <summary>What is served for one tenant's allowlist: the decision table of docs/design.md ("What is served per tenant"), row by row.</summary>

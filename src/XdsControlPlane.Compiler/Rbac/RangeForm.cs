@@ -1,6 +1,3 @@
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Model;
-
 namespace XdsControlPlane.Compiler.Rbac;
 
 /// <summary>How the allowed ranges are written into RBAC.</summary>

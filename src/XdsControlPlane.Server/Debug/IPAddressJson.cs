@@ -1,9 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Server.Debug;
 

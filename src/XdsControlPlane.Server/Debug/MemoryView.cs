@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Runtime;
-
 namespace XdsControlPlane.Server.Debug;
 
 /// <param name="ManagedHeapBytes">The GC heap after the last collection, fragmentation (free blocks) included.</param>

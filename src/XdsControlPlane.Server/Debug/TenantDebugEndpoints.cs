@@ -3,8 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using XdsControlPlane.Cidr;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Server.Debug;

@@ -1,10 +1,3 @@
-using System.CommandLine;
-using System.CommandLine.Help;
-using System.CommandLine.Parsing;
-using System.Globalization;
-using System.Net;
-using System.Reflection;
-using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Hosting;

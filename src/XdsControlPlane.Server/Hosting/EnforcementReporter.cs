@@ -1,7 +1,7 @@
 using Prometheus;
 using XdsControlPlane.Compiler.Compilation;
-using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Compiler.Pipeline;
+using XdsControlPlane.Compiler.Rbac;
 using XdsControlPlane.Model;
 
 namespace XdsControlPlane.Server.Hosting;

@@ -1,8 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Model;
-using XdsControlPlane.Sources.Kubernetes.Watch;
 
 namespace XdsControlPlane.Server.Hosting;
 

@@ -1,7 +1,5 @@
 using k8s;
 using XdsControlPlane.Compiler.Pipeline;
-using XdsControlPlane.Sources.Folder;
-using XdsControlPlane.Sources.Kubernetes;
 using XdsControlPlane.Sources.Kubernetes.Watch;
 using XdsControlPlane.Sources.Translation;
 

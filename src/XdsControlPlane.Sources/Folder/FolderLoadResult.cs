@@ -1,8 +1,3 @@
-using System.Collections.Immutable;
-using System.Diagnostics;
-using System.IO.Hashing;
-using k8s.Models;
-using Microsoft.Extensions.Logging;
 using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes;
 using XdsControlPlane.Sources.Translation;

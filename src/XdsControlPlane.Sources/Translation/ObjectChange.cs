@@ -1,7 +1,3 @@
-using k8s.Models;
-using XdsControlPlane.Model;
-using XdsControlPlane.Sources.Kubernetes;
-
 namespace XdsControlPlane.Sources.Translation;
 
 /// <summary>

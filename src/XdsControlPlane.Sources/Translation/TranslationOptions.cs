@@ -1,8 +1,3 @@
-using System.Globalization;
-using System.Text.Json;
-using k8s.Models;
-using XdsControlPlane.Cidr;
-using XdsControlPlane.Model;
 using XdsControlPlane.Sources.Kubernetes;
 
 namespace XdsControlPlane.Sources.Translation;

@@ -1,9 +1,4 @@
-using System.Globalization;
-using System.Text.Json;
-using k8s.Models;
-using XdsControlPlane.Cidr;
 using XdsControlPlane.Model;
-using XdsControlPlane.Sources.Kubernetes;
 
 namespace XdsControlPlane.Sources.Translation;
 

@@ -1,10 +1,3 @@
-using System.Threading.Channels;
-using Envoy.Config.Core.V3;
-using Google.Protobuf;
-using Grpc.Core;
-using Microsoft.Extensions.Logging;
-using XdsControlPlane.Snapshots;
-
 namespace XdsControlPlane.Xds.Engine;
 
 /// <summary>What a stream keeps of its node: the fields the status views show, copied out of the request.</summary>

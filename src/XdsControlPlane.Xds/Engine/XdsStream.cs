@@ -2,7 +2,6 @@ using System.Threading.Channels;
 using Envoy.Config.Core.V3;
 using Google.Protobuf;
 using Grpc.Core;
-using Microsoft.Extensions.Logging;
 using XdsControlPlane.Snapshots;
 
 namespace XdsControlPlane.Xds.Engine;

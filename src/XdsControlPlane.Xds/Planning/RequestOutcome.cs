@@ -1,5 +1,3 @@
-using XdsControlPlane.Snapshots;
-
 namespace XdsControlPlane.Xds.Planning;
 
 /// <summary>What a request did to a subscription; the stream logs and counts it.</summary>

@@ -1,8 +1,4 @@
-using Envoy.Service.Cluster.V3;
 using Envoy.Service.Discovery.V3;
-using Envoy.Service.Endpoint.V3;
-using Envoy.Service.Extension.V3;
-using Envoy.Service.Listener.V3;
 using Envoy.Service.Route.V3;
 using Grpc.Core;
 using XdsControlPlane.Snapshots;

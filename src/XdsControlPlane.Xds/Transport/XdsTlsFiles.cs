@@ -1,10 +1,3 @@
-using System.Net.Security;
-using System.Security.Authentication;
-using System.Security.Cryptography;
-using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-
 namespace XdsControlPlane.Xds.Transport;
 
 /// <summary>The PEM files of the xDS listener's mutual TLS.</summary>

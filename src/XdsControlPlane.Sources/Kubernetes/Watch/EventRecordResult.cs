@@ -1,15 +1,3 @@
-using System.Globalization;
-using System.Net;
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json.Nodes;
-using System.Threading.Channels;
-using k8s;
-using k8s.Autorest;
-using k8s.Models;
-using Microsoft.Extensions.Logging;
-using XdsControlPlane.Model;
-
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>What one <see cref="ClusterEventRecorder.RecordAsync"/> call did.</summary>

@@ -1,9 +1,3 @@
-using System.Runtime.ExceptionServices;
-using System.Text.Json;
-using k8s;
-using k8s.Models;
-using Microsoft.Extensions.Logging;
-
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>The part of an informer the source needs without knowing its object type.</summary>

@@ -1,6 +1,4 @@
-using System.Text.Json.Serialization;
 using k8s;
-using k8s.Autorest;
 using k8s.Models;
 
 namespace XdsControlPlane.Sources.Kubernetes.Watch;

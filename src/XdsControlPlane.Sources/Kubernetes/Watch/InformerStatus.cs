@@ -1,9 +1,3 @@
-using System.Runtime.ExceptionServices;
-using System.Text.Json;
-using k8s;
-using k8s.Models;
-using Microsoft.Extensions.Logging;
-
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>What one informer has done, for a debug view and metrics. A copy: it does not change after it is taken.</summary>

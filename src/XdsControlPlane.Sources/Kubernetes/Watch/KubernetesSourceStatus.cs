@@ -1,10 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Threading.Channels;
-using k8s;
-using k8s.Models;
-using Microsoft.Extensions.Logging;
-using XdsControlPlane.Sources.Translation;
-
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>What the Kubernetes source has done, for a debug view and metrics.</summary>

@@ -1,8 +1,3 @@
-using System.Text.Json.Serialization;
-using k8s;
-using k8s.Autorest;
-using k8s.Models;
-
 namespace XdsControlPlane.Sources.Kubernetes.Watch;
 
 /// <summary>One page of a list: its items, the list's resourceVersion and the token for the next page.</summary>
